@@ -1,0 +1,1 @@
+"""rs-assets: Copernicus ground-segment data as Dagster software-defined assets."""

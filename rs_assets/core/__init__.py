@@ -1,0 +1,1 @@
+"""Domain logic of rs-assets: plain Python, never imports dagster."""

@@ -1,0 +1,51 @@
+"""Datetime parsing and formatting that tolerates what real stations send."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+
+_ISO = re.compile(
+    r"^(?P<date>\d{4}-\d{2}-\d{2})[T ](?P<time>\d{2}:\d{2}(?::\d{2})?)"
+    r"(?:\.(?P<frac>\d{1,9}))?(?P<tz>Z|[+-]\d{2}:?\d{2})?$"
+)
+
+
+def parse_datetime(value: object) -> datetime | None:
+    """Parse station datetimes: 0 to 7+ fractional digits, with or without ``Z``; null or empty is None.
+
+    Naive values are taken as UTC, because every station interface speaks UTC.
+    """
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    if not isinstance(value, str):
+        raise ValueError(f"expected an ISO 8601 datetime string, got {type(value).__name__}")
+    match = _ISO.match(value.strip())
+    if not match:
+        raise ValueError(f"not an ISO 8601 datetime: {value!r}")
+    frac = (match["frac"] or "")[:6].ljust(6, "0")
+    tz = match["tz"] or "Z"
+    text = f"{match['date']}T{match['time']}.{frac}{'+00:00' if tz == 'Z' else tz}"
+    return datetime.fromisoformat(text).astimezone(UTC)
+
+
+def format_datetime(value: datetime) -> str:
+    """Millisecond precision with ``Z``, the form stations and the RS catalog filters expect."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    value = value.astimezone(UTC)
+    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+
+
+def format_stac_datetime(value: datetime | None) -> str | None:
+    """STAC datetimes keep microseconds so that nothing a station said is rounded away."""
+    if value is None:
+        return None
+    value = value if value.tzinfo else value.replace(tzinfo=UTC)
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
