@@ -14,6 +14,7 @@ from typing import Literal, TypeVar
 from urllib.parse import urljoin, urlsplit
 
 import requests
+import urllib3
 from requests.adapters import HTTPAdapter
 
 from .auth import OAuth2Credentials, TokenManager
@@ -34,7 +35,13 @@ EntityT = TypeVar("EntityT", bound=StationEntity)
 
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _MAX_REDIRECTS = 5
-_TRANSIENT = (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError)
+_TRANSIENT = (
+    requests.ConnectionError,
+    requests.Timeout,
+    requests.exceptions.ChunkedEncodingError,
+    urllib3.exceptions.ProtocolError,
+    urllib3.exceptions.ReadTimeoutError,
+)
 
 
 @dataclass(frozen=True)
@@ -179,9 +186,10 @@ class StationClient:
             if position:
                 headers["Range"] = f"bytes={position}-"
             response = self._send("GET", url, headers=headers, stream=True, what=what)
+            attempt_start = position
             try:
                 to_skip = self._bytes_to_skip(response, position, what)
-                for chunk in response.iter_content(chunk_size):
+                for chunk in _read_available(response, chunk_size):
                     if to_skip:
                         if len(chunk) <= to_skip:
                             to_skip -= len(chunk)
@@ -202,7 +210,8 @@ class StationClient:
                 failure = f"connection dropped at byte {position}: {type(exc).__name__}"
             finally:
                 response.close()
-            failures += 1
+            # A link that drops but keeps making progress is not failing: only stalls count.
+            failures = 1 if position > attempt_start else failures + 1
             if failures >= self.config.retry.attempts:
                 raise StationUnavailable(
                     self.name, f"{what}: {failure}, gave up after {failures} tries", url=url
@@ -306,6 +315,16 @@ class StationClient:
     @staticmethod
     def _normalise_host(host: str) -> str:
         return _netloc(host if "://" in host else f"http://{host}")
+
+
+def _read_available(response: requests.Response, size: int) -> Iterator[bytes]:
+    """Yield bytes as they arrive (up to ``size`` at a time), so a dropped connection loses nothing read."""
+    raw = response.raw
+    while True:
+        chunk = raw.read1(size)
+        if not chunk:
+            return
+        yield chunk
 
 
 def _excerpt(response: requests.Response) -> str:

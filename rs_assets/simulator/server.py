@@ -68,6 +68,13 @@ class _Tokens:
         with self._lock:
             return self._access.get(token, 0.0) > time.monotonic()
 
+    def revoke_all(self) -> int:
+        """Invalidate every access token, as a station does when its tokens die earlier than announced."""
+        with self._lock:
+            count = len(self._access)
+            self._access.clear()
+            return count
+
     def use_refresh(self, token: str) -> bool:
         with self._lock:
             return self._refresh.pop(token, 0.0) > time.monotonic()
@@ -85,6 +92,7 @@ class StationSimulator:
         self.faults: dict[str, Faults] = {s.name: s.faults for s in config.stations}
         self.requests: deque[dict[str, Any]] = deque(maxlen=20_000)
         self.counts: Counter[str] = Counter()
+        self.scripted: dict[str, deque[int]] = {s.name: deque() for s in config.stations}
         self._rng = random.Random(config.seed)
         self._lock = threading.Lock()
         self._server = _Server((host, port), self._handler(redirect=False))
@@ -113,7 +121,7 @@ class StationSimulator:
     def start(self) -> StationSimulator:
         for server in (self._server, self._redirect_server):
             thread = threading.Thread(
-                target=server.serve_forever, name=f"simulator-{server.server_port}", daemon=True
+                target=server.serve_forever, args=(0.05,), name=f"simulator-{server.server_port}", daemon=True
             )
             thread.start()
             self._threads.append(thread)
@@ -276,6 +284,12 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _pass_faults(self, station: str) -> bool:
         faults = self.sim.faults[station]
+        with self.sim._lock:
+            scripted = self.sim.scripted[station].popleft() if self.sim.scripted[station] else None
+        if scripted is not None:
+            headers = {"Retry-After": str(faults.retry_after)} if scripted in (429, 503) else {}
+            self._json(scripted, {"error": "scripted failure"}, headers=headers)
+            return False
         if faults.latency:
             time.sleep(faults.latency)
         if self.sim.draw(faults.throttle_rate):
@@ -465,6 +479,12 @@ class _Handler(BaseHTTPRequestHandler):
             body = self._read_json()
             sim.faults[body["station"]] = Faults.model_validate(body.get("faults", {}))
             self._json(200, {"station": body["station"], "faults": sim.faults[body["station"]].model_dump()})
+        elif path == "/_sim/script" and method == "POST":
+            body = self._read_json()
+            sim.scripted[body["station"]].extend(int(status) for status in body["statuses"])
+            self._json(200, {"station": body["station"], "queued": len(sim.scripted[body["station"]])})
+        elif path == "/_sim/revoke-tokens" and method == "POST":
+            self._json(200, {"revoked": sim.tokens.revoke_all()})
         elif path == "/_sim/token-lifetime" and method == "POST":
             sim.tokens.lifetime = float(self._read_json()["seconds"])
             self._json(200, {"token_lifetime": sim.tokens.lifetime})

@@ -1,0 +1,124 @@
+"""The ``rs-assets`` command: what operators do outside the Dagster UI."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import sys
+from pathlib import Path
+
+import click
+
+from rs_assets.core.errors import RsAssetsError
+
+
+@click.group()
+@click.option("-v", "--verbose", is_flag=True, help="Log debug messages.")
+def main(verbose: bool) -> None:
+    """rs-assets: Copernicus ground-segment data as Dagster assets."""
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO, format="%(asctime)s %(levelname)s %(message)s"
+    )
+
+
+@main.command()
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Simulator YAML.",
+)
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8800, show_default=True, type=int)
+@click.option(
+    "--redirect-port", default=8801, show_default=True, type=int, help="Listener receiving 307 redirects."
+)
+@click.option("--seed", type=int, help="Override the config's seed.")
+@click.option("--live/--no-live", default=True, show_default=True, help="Publish new sessions while running.")
+@click.option("--chunk-size", type=int, help="CADIP chunk size in bytes for the default config.")
+def simulate(
+    config_path: Path | None,
+    host: str,
+    port: int,
+    redirect_port: int,
+    seed: int | None,
+    live: bool,
+    chunk_size: int | None,
+) -> None:
+    """Serve simulated CADIP, AUXIP and PRIP stations over HTTP until interrupted."""
+    from rs_assets.simulator.config import SimulatorConfig, default_config
+    from rs_assets.simulator.server import StationSimulator
+
+    if config_path:
+        config = SimulatorConfig.load(config_path)
+    else:
+        config = default_config(live=live, **({"chunk_size": chunk_size} if chunk_size else {}))
+    if seed is not None:
+        config = config.model_copy(update={"seed": seed})
+    simulator = StationSimulator(config, host=host, port=port, redirect_port=redirect_port)
+    names = ", ".join(f"{s.name} ({s.kind})" for s in config.stations)
+    click.echo(
+        f"simulator on {simulator.url} serving {names}; token endpoint {simulator.token_url}", err=True
+    )
+    with contextlib.suppress(KeyboardInterrupt):
+        simulator.serve_forever()
+
+
+@main.group()
+def stations() -> None:
+    """Inspect the configured stations."""
+
+
+@stations.command("check")
+@click.option(
+    "--file", "stations_file", type=click.Path(dir_okay=False, path_type=Path), help="Stations YAML."
+)
+@click.option("--reach/--no-reach", default=True, show_default=True, help="Also query each station.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def check_stations(stations_file: Path | None, reach: bool, as_json: bool) -> None:
+    """Validate a stations file and check that each station answers an authenticated query."""
+    from rs_assets.core.odata import Query
+    from rs_assets.core.station import StationClient
+    from rs_assets.settings import Settings, load_stations_file
+
+    try:
+        configured = load_stations_file(stations_file) if stations_file else Settings.from_env().stations()
+    except RsAssetsError as exc:
+        raise click.ClickException(str(exc)) from None
+    rows = []
+    failed = False
+    for station in configured.stations:
+        row = {
+            "name": station.name,
+            "kind": station.kind,
+            "base_url": str(station.base_url),
+            "status": "valid",
+        }
+        if reach:
+            entity = "Sessions" if station.kind == "cadip" else "Products"
+            try:
+                client = StationClient(station.client_config())
+                client.search(Query(entity, orderby=None), _model_for(station.kind), limit=1)
+                row["status"] = "reachable"
+            except RsAssetsError as exc:
+                row["status"] = f"error: {exc}"
+                failed = True
+        rows.append(row)
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+    else:
+        for row in rows:
+            click.echo(f"{row['name']:<10} {row['kind']:<6} {row['status']:<10} {row['base_url']}")
+    if failed:
+        sys.exit(1)
+
+
+def _model_for(kind: str) -> type:
+    from rs_assets.core.models import Product, Session
+
+    return Session if kind == "cadip" else Product
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,100 @@
+"""The catalog contract every backend honours, and the owner-prefix rule for collection ids."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+Item = dict[str, Any]
+
+ID_PAGE = 500
+UPSERT_PAGE = 500
+
+
+@dataclass(frozen=True)
+class CollectionNaming:
+    """Collections may be namespaced per owner on the wire (``owner:collection``, as the RS catalog does)."""
+
+    owner: str = "copernicus"
+    prefixed: bool = True
+    separator: str = ":"
+
+    def wire_id(self, collection: str) -> str:
+        if not self.prefixed or collection.startswith(f"{self.owner}{self.separator}"):
+            return collection
+        return f"{self.owner}{self.separator}{collection}"
+
+
+def pages[T](values: Sequence[T], size: int) -> Iterator[Sequence[T]]:
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
+
+
+def new_collection(wire_id: str, description: str) -> dict[str, Any]:
+    return {
+        "type": "Collection",
+        "stac_version": "1.1.0",
+        "id": wire_id,
+        "description": description or wire_id,
+        "license": "other",
+        "extent": {
+            "spatial": {"bbox": [[-180.0, -90.0, 180.0, 90.0]]},
+            "temporal": {"interval": [[None, None]]},
+        },
+        "links": [],
+    }
+
+
+class Catalog(ABC):
+    """Item-level operations in bulk: staging publishes pages of items, never one request per item."""
+
+    def __init__(self, naming: CollectionNaming):
+        self.naming = naming
+
+    def wire_id(self, collection: str) -> str:
+        return self.naming.wire_id(collection)
+
+    @abstractmethod
+    def ensure_collection(self, collection: str, description: str = "") -> None: ...
+
+    @abstractmethod
+    def collection_exists(self, collection: str) -> bool: ...
+
+    @abstractmethod
+    def upsert_items(self, collection: str, items: Sequence[Item]) -> int:
+        """Insert or replace ``items``; returns how many were written. Idempotent."""
+
+    @abstractmethod
+    def insert_item(self, collection: str, item: Item) -> None:
+        """Insert one new item; ItemExistsError when its id is taken (HTTP 409 semantics)."""
+
+    @abstractmethod
+    def existing_ids(self, collection: str, ids: Iterable[str]) -> set[str]:
+        """Which of ``ids`` exist, in one request per page of ids."""
+
+    @abstractmethod
+    def get_item(self, collection: str, item_id: str) -> Item | None: ...
+
+    @abstractmethod
+    def delete_item(self, collection: str, item_id: str) -> bool:
+        """True when an item was deleted, False when it was not there."""
+
+    @abstractmethod
+    def search(
+        self,
+        collections: Sequence[str],
+        *,
+        filter: dict[str, Any] | None = None,
+        sortby: Sequence[dict[str, str]] | None = None,
+        limit: int | None = None,
+    ) -> list[Item]:
+        """Items of ``collections`` matching a CQL2-JSON ``filter``, sorted like STAC API ``sortby``."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release connections; backends that hold none need not override it."""
+
+    def _stamp(self, collection: str, items: Sequence[Item]) -> list[Item]:
+        wire = self.wire_id(collection)
+        return [{**item, "collection": wire} for item in items]

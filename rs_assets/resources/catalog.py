@@ -1,0 +1,27 @@
+from __future__ import annotations
+
+from typing import Literal
+
+import dagster as dg
+
+from rs_assets.core.catalog import Catalog, CollectionNaming, SqliteCatalog, StacApiCatalog
+
+
+class CatalogResource(dg.ConfigurableResource):
+    """A STAC API with Transactions (production) or the embedded SQLite catalog (default)."""
+
+    backend: Literal["sqlite", "stac_api"] = "sqlite"
+    url: str | None = None
+    sqlite_path: str | None = None
+    owner: str = "copernicus"
+    owner_prefix: bool = True
+
+    def catalog(self) -> Catalog:
+        naming = CollectionNaming(owner=self.owner, prefixed=self.owner_prefix)
+        if self.backend == "stac_api":
+            if not self.url:
+                raise dg.DagsterInvalidConfigError("CatalogResource(stac_api) needs url", [], None)
+            return StacApiCatalog(self.url, naming)
+        if not self.sqlite_path:
+            raise dg.DagsterInvalidConfigError("CatalogResource(sqlite) needs sqlite_path", [], None)
+        return SqliteCatalog(self.sqlite_path, naming)

@@ -1,0 +1,1 @@
+"""Sensors: one cursor sensor per station, automation sensors per family."""

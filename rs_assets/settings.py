@@ -1,0 +1,232 @@
+"""Typed settings: the embedded default (simulator, local S3, SQLite catalog) or production (a stations file).
+
+Secrets are never values here: the stations file names the environment variables that hold them, and they
+are read only when a client is built, so a bad or missing secret fails at use with the station's name.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl, ValidationError, field_validator, model_validator
+
+from .core.auth import OAuth2Credentials
+from .core.errors import ConfigError
+from .core.odata import PROFILES
+from .core.station import StationConfig
+
+
+class OAuth2Settings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    token_url: HttpUrl
+    client_id: str = Field(min_length=1)
+    username: str = Field(min_length=1)
+    client_secret_env: str = Field(min_length=1, description="name of the env var holding the client secret")
+    password_env: str = Field(min_length=1, description="name of the env var holding the password")
+    scope: str | None = None
+    token_request_authorization_env: str | None = Field(
+        None, description="env var holding an extra Authorization header some token endpoints require"
+    )
+
+    def credentials(self, station: str, environ: Mapping[str, str]) -> OAuth2Credentials:
+        def secret(variable: str) -> str:
+            value = environ.get(variable)
+            if not value:
+                raise ConfigError(
+                    f"station {station!r}: environment variable {variable} (oauth2 secret) is not set"
+                )
+            return value
+
+        return OAuth2Credentials(
+            token_url=str(self.token_url),
+            client_id=self.client_id,
+            username=self.username,
+            client_secret=secret(self.client_secret_env),
+            password=secret(self.password_env),
+            scope=self.scope,
+            token_request_authorization=(
+                secret(self.token_request_authorization_env) if self.token_request_authorization_env else None
+            ),
+        )
+
+
+class StationSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_-]+$")
+    kind: Literal["cadip", "auxip", "prip"]
+    base_url: HttpUrl
+    oauth2: OAuth2Settings | None = None
+    profile: str = "default"
+    max_parallel_downloads: int = Field(4, ge=1, le=64)
+    trusted_redirect_hosts: list[str] = Field(default_factory=list)
+    page_size: int = Field(1000, ge=1, le=10_000)
+    safety_limit: int = Field(100_000, ge=1)
+
+    @field_validator("profile")
+    @classmethod
+    def _known_profile(cls, value: str) -> str:
+        if value not in PROFILES:
+            raise ValueError(f"unknown capability profile {value!r}; known: {', '.join(sorted(PROFILES))}")
+        return value
+
+    def client_config(self, environ: Mapping[str, str] | None = None) -> StationConfig:
+        environ = os.environ if environ is None else environ
+        return StationConfig(
+            name=self.name,
+            kind=self.kind,
+            base_url=str(self.base_url),
+            credentials=self.oauth2.credentials(self.name, environ) if self.oauth2 else None,
+            profile=PROFILES[self.profile],
+            page_size=self.page_size,
+            safety_limit=self.safety_limit,
+            trusted_redirect_hosts=tuple(self.trusted_redirect_hosts),
+            max_parallel_downloads=self.max_parallel_downloads,
+        )
+
+
+class StationsFile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    stations: list[StationSettings]
+
+    @model_validator(mode="after")
+    def _unique(self) -> StationsFile:
+        names = [s.name for s in self.stations]
+        repeated = sorted({n for n in names if names.count(n) > 1})
+        if repeated:
+            raise ValueError(f"station names must be unique; repeated: {', '.join(repeated)}")
+        return self
+
+    def station(self, name: str) -> StationSettings:
+        for station in self.stations:
+            if station.name == name:
+                return station
+        known = ", ".join(s.name for s in self.stations) or "none"
+        raise ConfigError(f"unknown station {name!r}; configured stations: {known}")
+
+    def of_kind(self, kind: str) -> list[StationSettings]:
+        return [s for s in self.stations if s.kind == kind]
+
+
+def parse_stations(raw: object, source: str) -> StationsFile:
+    """Validate a stations document, naming the station and field of the first problems found."""
+    try:
+        return StationsFile.model_validate(raw)
+    except ValidationError as exc:
+        entries = raw.get("stations") if isinstance(raw, dict) else None
+        problems = []
+        for error in exc.errors():
+            loc = list(error["loc"])
+            where = ""
+            if len(loc) >= 2 and loc[0] == "stations" and isinstance(loc[1], int):
+                index = loc[1]
+                entry = entries[index] if isinstance(entries, list) and index < len(entries) else None
+                name = entry.get("name") if isinstance(entry, dict) else None
+                where = f"station {name!r} (entry {index + 1})" if name else f"station entry {index + 1}"
+                loc = loc[2:]
+            field = ".".join(str(p) for p in loc) or "<entry>"
+            problems.append(f"{where + ': ' if where else ''}field {field}: {error['msg']}")
+        raise ConfigError(f"stations file {source}: " + "; ".join(problems)) from None
+
+
+def load_stations_file(path: str | Path) -> StationsFile:
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"stations file {path} does not exist") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"stations file {path} is not valid YAML: {exc}") from None
+    return parse_stations(raw, str(path))
+
+
+SIMULATOR_SECRET_ENV = "RS_SIMULATOR_CLIENT_SECRET"
+SIMULATOR_PASSWORD_ENV = "RS_SIMULATOR_PASSWORD"
+
+
+def simulator_stations(simulator_url: str) -> StationsFile:
+    """The stations the embedded simulator serves (see ``simulator.config.default_config``)."""
+    root = simulator_url.rstrip("/")
+    oauth2 = {
+        "token_url": f"{root}/auth/token",
+        "client_id": "rs-assets",
+        "username": "operator",
+        "client_secret_env": SIMULATOR_SECRET_ENV,
+        "password_env": SIMULATOR_PASSWORD_ENV,
+    }
+    entries = [
+        {"name": "INS", "kind": "cadip", "profile": "default"},
+        {"name": "MPS", "kind": "cadip", "profile": "mps"},
+        {"name": "ADGS", "kind": "auxip", "profile": "default"},
+        {"name": "PRIP", "kind": "prip", "profile": "default"},
+    ]
+    return parse_stations(
+        {"stations": [{**e, "base_url": f"{root}/{e['name']}/odata/v1", "oauth2": oauth2} for e in entries]},
+        "<embedded simulator>",
+    )
+
+
+class Settings(BaseModel):
+    """Everything the code location needs, read once from the environment."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    mode: Literal["embedded", "production"] = "embedded"
+    data_dir: Path = Path(".data/dev")
+    simulator_url: str = "http://127.0.0.1:8800"
+    stations_file: Path | None = None
+    s3_endpoint_url: str | None = "http://127.0.0.1:8333"
+    s3_region: str = "us-east-1"
+    staging_bucket: str = "rs-staging"
+    catalog_url: str | None = None
+    catalog_owner: str = "copernicus"
+    catalog_owner_prefix: bool = True
+    dask_scheduler: str | None = None
+
+    @model_validator(mode="after")
+    def _production_needs_stations(self) -> Settings:
+        if self.mode == "production" and self.stations_file is None:
+            raise ValueError("production mode needs RS_ASSETS_STATIONS_FILE")
+        return self
+
+    @property
+    def catalog_sqlite_path(self) -> Path:
+        return self.data_dir / "catalog.sqlite"
+
+    def stations(self) -> StationsFile:
+        if self.stations_file is not None:
+            return load_stations_file(self.stations_file)
+        return simulator_stations(self.simulator_url)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        environ = os.environ if environ is None else environ
+        names = {
+            "mode": "RS_ASSETS_MODE",
+            "data_dir": "RS_ASSETS_DATA_DIR",
+            "simulator_url": "RS_ASSETS_SIMULATOR_URL",
+            "stations_file": "RS_ASSETS_STATIONS_FILE",
+            "s3_endpoint_url": "RS_ASSETS_S3_ENDPOINT",
+            "s3_region": "RS_ASSETS_S3_REGION",
+            "staging_bucket": "RS_ASSETS_STAGING_BUCKET",
+            "catalog_url": "RS_ASSETS_CATALOG_URL",
+            "catalog_owner": "RS_ASSETS_OWNER",
+            "catalog_owner_prefix": "RS_ASSETS_OWNER_PREFIX",
+            "dask_scheduler": "RS_ASSETS_DASK_SCHEDULER",
+        }
+        values = {field: environ[var] for field, var in names.items() if environ.get(var)}
+        try:
+            return cls.model_validate(values)
+        except ValidationError as exc:
+            by_field = {v: k for k, v in names.items()}
+            problems = "; ".join(
+                f"{names.get(str(e['loc'][0]), by_field.get(str(e['loc'][0]), e['loc'][0])) if e['loc'] else 'settings'}: {e['msg']}"
+                for e in exc.errors()
+            )
+            raise ConfigError(f"invalid rs-assets settings: {problems}") from None

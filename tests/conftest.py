@@ -1,0 +1,87 @@
+"""Shared fixtures: the simulator over real HTTP, and the real services started by scripts/test."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+
+import pytest
+
+from rs_assets.core.auth import OAuth2Credentials
+from rs_assets.core.odata import PROFILES
+from rs_assets.core.retry import RetryPolicy
+from rs_assets.core.station import StationClient, StationConfig
+from rs_assets.simulator.config import SimStation, SimulatorConfig
+from rs_assets.simulator.server import StationSimulator
+
+HISTORY_END = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
+FAST_RETRY = RetryPolicy(attempts=5, backoff=0.05, max_backoff=0.2)
+
+
+def require_service(variable: str) -> str:
+    """A service URL that scripts/test exports; outside it the test is skipped, inside it must be there."""
+    value = os.environ.get(variable)
+    if value:
+        return value
+    if os.environ.get("RS_TEST_REQUIRE_SERVICES") or os.environ.get("CI"):
+        pytest.fail(f"{variable} is not set: run the suite through scripts/test, which starts the services")
+    pytest.skip(f"{variable} not set (run scripts/test to start the services)")
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint() -> str:
+    return require_service("RS_TEST_S3_ENDPOINT")
+
+
+@pytest.fixture(scope="session")
+def stac_api_url() -> str:
+    return require_service("RS_TEST_STAC_API_URL")
+
+
+@pytest.fixture
+def unique() -> str:
+    return uuid.uuid4().hex[:10]
+
+
+SimulatorFactory = Callable[..., StationSimulator]
+
+
+@pytest.fixture
+def simulator_factory() -> Iterator[SimulatorFactory]:
+    started: list[StationSimulator] = []
+
+    def start(*stations: SimStation, **config: object) -> StationSimulator:
+        simulator = StationSimulator(
+            SimulatorConfig(stations=list(stations), history_end=HISTORY_END, **config)  # type: ignore[arg-type]
+        ).start()
+        started.append(simulator)
+        return simulator
+
+    yield start
+    for simulator in started:
+        simulator.stop()
+
+
+def client_for(simulator: StationSimulator, name: str, **overrides: object) -> StationClient:
+    identity = simulator.config.identity
+    credentials = OAuth2Credentials(
+        token_url=simulator.token_url,
+        client_id=identity.client_id,
+        username=identity.username,
+        client_secret=identity.client_secret,
+        password=identity.password,
+    )
+    station = simulator.config.station(name)
+    profile = {"strict": "default", "mps": "mps", "lenient": "standard"}[station.strictness]
+    options: dict[str, object] = {"profile": PROFILES[profile], "retry": FAST_RETRY} | overrides
+    return StationClient(
+        StationConfig(
+            name=name,
+            kind=station.kind,
+            base_url=simulator.station_url(name),
+            credentials=credentials,
+            **options,
+        )  # type: ignore[arg-type]
+    )

@@ -1,0 +1,214 @@
+"""The station client against the simulator over real HTTP: paging, tokens, redirects, resume, limits."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+
+import pytest
+import requests
+
+from rs_assets.core.errors import (
+    BadStationResponse,
+    NotFoundAtStation,
+    SafetyLimitExceeded,
+    StationUnavailable,
+)
+from rs_assets.core.models import Session
+from rs_assets.core.odata import F, Query
+from rs_assets.simulator.config import Faults, SimStation
+from rs_assets.simulator.server import StationSimulator
+from tests.conftest import SimulatorFactory, client_for
+
+
+def truth(sim: StationSimulator, station: str, entity: str) -> set[str]:
+    records, _ = sim.data.stations[station].entity_set(entity, sim.data.now())
+    return {r["Id"] for r in records}
+
+
+def station_requests(sim: StationSimulator, station: str) -> list[dict]:
+    return [r for r in sim.requests if r["station"] == station]
+
+
+def admin(sim: StationSimulator, path: str, body: dict) -> None:
+    requests.post(f"{sim.url}/_sim/{path}", json=body, timeout=10).raise_for_status()
+
+
+def test_paging_with_next_link_and_with_skip(simulator_factory: SimulatorFactory) -> None:
+    sim = simulator_factory(
+        SimStation(
+            name="LINKS", kind="cadip", sessions=23, chunk_size=64, page_cap=7, next_link=True, retransfers=0
+        ),
+        SimStation(
+            name="SKIPS", kind="cadip", sessions=23, chunk_size=64, page_cap=7, next_link=False, retransfers=0
+        ),
+    )
+    for station in ("LINKS", "SKIPS"):
+        client = client_for(sim, station, page_size=100)
+        sessions = client.sessions(None)
+        assert [s.Id for s in sessions] == sorted(
+            {s.Id for s in sessions}, key=[s.Id for s in sessions].index
+        )
+        assert {s.Id for s in sessions} == truth(sim, station, "Sessions")
+    link_queries = [r["query"] for r in station_requests(sim, "LINKS")]
+    assert sum("%24skip=7" in q or "$skip=7" in q for q in link_queries) == 1
+    assert len(station_requests(sim, "SKIPS")) == 5  # 7+7+7+2, then one empty page to be sure
+
+
+def test_small_page_size_pages_with_skip(simulator_factory: SimulatorFactory) -> None:
+    sim = simulator_factory(
+        SimStation(name="INS", kind="cadip", sessions=10, chunk_size=64, blocks_per_channel=3)
+    )
+    client = client_for(sim, "INS", page_size=4)
+    files = client.files(F("Channel").eq(1))
+    assert len(files) == 30 and len({f.Id for f in files}) == 30
+
+
+def test_safety_limit_raises_before_fetching_past_it(simulator_factory: SimulatorFactory) -> None:
+    sim = simulator_factory(SimStation(name="INS", kind="cadip", sessions=30, chunk_size=64, retransfers=0))
+    client = client_for(sim, "INS", page_size=10, safety_limit=15)
+    with pytest.raises(SafetyLimitExceeded, match=r"station 'INS'.*more than the safety limit of 15"):
+        client.sessions(None)
+    sent = station_requests(sim, "INS")
+    assert len(sent) == 2
+    assert "%24top=6" in sent[-1]["query"]
+    assert len(client.sessions(None, limit=12)) == 12
+
+
+def test_token_expiring_mid_search_is_renewed(simulator_factory: SimulatorFactory) -> None:
+    sim = simulator_factory(SimStation(name="INS", kind="cadip", sessions=20, chunk_size=64, retransfers=0))
+    client = client_for(sim, "INS", page_size=5)
+    pages = 0
+
+    def revoke_after_first_page(response: requests.Response, *args: object, **kwargs: object) -> None:
+        nonlocal pages
+        if "/Sessions" in response.url:
+            pages += 1
+            if pages == 1:
+                admin(sim, "revoke-tokens", {})
+
+    client._http.hooks["response"].append(revoke_after_first_page)
+    sessions = client.sessions(None)
+    assert {s.Id for s in sessions} == truth(sim, "INS", "Sessions")
+    statuses = [r for r in station_requests(sim, "INS")]
+    assert len(statuses) == 4 + 1 + 1  # 4 full pages + the empty page + the one refused with 401
+    assert sim.tokens.refreshes == 1
+
+
+def test_token_expiring_mid_download_is_renewed(simulator_factory: SimulatorFactory) -> None:
+    size = 600_000
+    sim = simulator_factory(
+        SimStation(
+            name="INS",
+            kind="cadip",
+            sessions=1,
+            retransfers=0,
+            chunk_size=size,
+            blocks_per_channel=2,
+            faults=Faults(drop_rate=1.0, drop_after_bytes=200_000, bytes_per_second=400_000),
+        ),
+        token_lifetime=1.0,
+    )
+    client = client_for(sim, "INS")
+    file = next(f for f in client.files(None) if f.Size == size)
+    started = time.monotonic()
+    data = b"".join(client.iter_download("Files", file.Id, expected_size=file.Size))
+    assert time.monotonic() - started > 1.0
+    assert hashlib.md5(data).hexdigest() == sim.data.pattern.md5(file.Id, size)
+    assert sim.tokens.refreshes + sim.tokens.logins >= 2
+
+
+def test_resume_after_dropped_connections_is_byte_identical(simulator_factory: SimulatorFactory) -> None:
+    size = 3_000_000
+    sim = simulator_factory(
+        SimStation(
+            name="INS",
+            kind="cadip",
+            sessions=1,
+            retransfers=0,
+            chunk_size=size,
+            blocks_per_channel=2,
+            faults=Faults(drop_rate=1.0, drop_after_bytes=700_000),
+        )
+    )
+    client = client_for(sim, "INS")
+    file = next(f for f in client.files(None) if f.Size == size)
+    data = b"".join(client.iter_download("Files", file.Id, expected_size=file.Size))
+    assert data == sim.data.pattern.read(file.Id, 0, size)
+    ranges = [r for r in station_requests(sim, "INS") if r["path"].endswith("$value")]
+    assert len(ranges) == 5  # 700k per response: 4 drops then the tail
+
+
+def test_redirect_to_untrusted_host_never_carries_the_token(simulator_factory: SimulatorFactory) -> None:
+    sim = simulator_factory(
+        SimStation(
+            name="INS", kind="cadip", sessions=1, retransfers=0, chunk_size=5000, redirect_downloads=True
+        )
+    )
+    redirect_port = int(sim.redirect_url.rsplit(":", 1)[1])
+    for trusted, expect_auth in (((), False), ((f"127.0.0.1:{redirect_port}",), True)):
+        client = client_for(sim, "INS", trusted_redirect_hosts=trusted)
+        file = client.files(None)[0]
+        since = time.time()
+        data = b"".join(client.iter_download("Files", file.Id, expected_size=file.Size))
+        assert data == sim.data.pattern.read(file.Id, 0, file.Size)
+        received = [r for r in sim.requests if r["port"] == redirect_port and r["time"] >= since]
+        assert len(received) == 1
+        assert received[0]["authorization"] is expect_auth
+
+
+def test_429_is_honoured_with_retry_after(simulator_factory: SimulatorFactory) -> None:
+    sim = simulator_factory(
+        SimStation(name="INS", kind="cadip", sessions=3, chunk_size=64, faults=Faults(retry_after=1))
+    )
+    client = client_for(sim, "INS")
+    admin(sim, "script", {"station": "INS", "statuses": [429, 503]})
+    started = time.monotonic()
+    sessions = client.sessions(None)
+    assert time.monotonic() - started >= 2.0  # two Retry-After: 1 waits
+    assert {s.Id for s in sessions} == truth(sim, "INS", "Sessions")
+
+
+def test_retries_run_out_with_a_clear_error(simulator_factory: SimulatorFactory) -> None:
+    sim = simulator_factory(
+        SimStation(name="INS", kind="cadip", sessions=1, chunk_size=64, faults=Faults(error_rate=1.0))
+    )
+    with pytest.raises(StationUnavailable, match=r"station 'INS'.*HTTP 503 after 5 tries"):
+        client_for(sim, "INS").sessions(None)
+
+
+def test_gone_entity_fails_fast(simulator_factory: SimulatorFactory) -> None:
+    sim = simulator_factory(SimStation(name="INS", kind="cadip", sessions=1, chunk_size=64))
+    with pytest.raises(NotFoundAtStation, match=r"station 'INS'.*download Files\(nope\): HTTP 404"):
+        list(client_for(sim, "INS").iter_download("Files", "nope"))
+    assert len(station_requests(sim, "INS")) == 1
+
+
+def test_rejected_query_fails_fast_with_the_station_message(simulator_factory: SimulatorFactory) -> None:
+    sim = simulator_factory(SimStation(name="INS", kind="cadip", sessions=1, chunk_size=64))
+    with pytest.raises(Exception, match=r"station 'INS'.*HTTP 400.*NoSuchField"):
+        client_for(sim, "INS").sessions(F("NoSuchField").eq(1))
+
+
+def test_malformed_station_json_names_the_station(simulator_factory: SimulatorFactory) -> None:
+    sim = simulator_factory(SimStation(name="INS", kind="cadip", sessions=2, chunk_size=64, retransfers=0))
+    sim.data.stations["INS"].sessions[0]["NumChannels"] = "many"
+    with pytest.raises(BadStationResponse, match=r"station 'INS'.*malformed Session S1A_\d+: NumChannels"):
+        client_for(sim, "INS").search(Query("Sessions"), Session)
+
+
+def test_password_grant_refused_is_an_auth_error(simulator_factory: SimulatorFactory) -> None:
+    from rs_assets.core.errors import StationAuthError
+
+    sim = simulator_factory(SimStation(name="INS", kind="cadip", sessions=1, chunk_size=64))
+    client = client_for(sim, "INS")
+    client._tokens._credentials = client._tokens._credentials.__class__(  # type: ignore[union-attr]
+        token_url=sim.token_url,
+        client_id="rs-assets",
+        username="operator",
+        client_secret="simulator-secret",
+        password="wrong",
+    )
+    with pytest.raises(StationAuthError) as caught:
+        client.sessions(None)
+    assert "wrong" not in str(caught.value) and "password grant refused with HTTP 400" in str(caught.value)
