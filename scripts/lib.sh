@@ -148,12 +148,12 @@ stop_postgres() {
 start_stac_api() {  # start_stac_api LOGDIR PORT
     local dir="$1" port="$2"
     export PGHOST=127.0.0.1 PGPORT="$PG_PORT" PGUSER=postgres PGPASSWORD=postgres PGDATABASE=postgis
-    runuser -u postgres -- psql -h 127.0.0.1 -p "$PG_PORT" -q -c "CREATE DATABASE postgis" >/dev/null
+    runuser -u postgres -- psql -h 127.0.0.1 -p "$PG_PORT" -d postgres -q -c "CREATE DATABASE postgis" >/dev/null
     pypgstac migrate --dsn "postgresql://postgres:postgres@127.0.0.1:$PG_PORT/postgis" >/dev/null
     # The RS catalog namespaces collections as owner:collection; stac-fastapi forbids ':' by default.
     INVALID_ID_CHARS='["/","?","#","[","]","@","!","$","&","(",")","*","+",",",";","="]' \
         ENABLE_TRANSACTIONS_EXTENSIONS=true USE_API_HYDRATE=false \
-        spawn "$dir/stac-api.log" uvicorn stac_fastapi.pgstac.app:app --host 127.0.0.1 --port "$port" --log-level warning
+        spawn "$dir/stac-api.log" uvicorn stac_fastapi.pgstac.app:create_app --factory --host 127.0.0.1 --port "$port" --log-level warning
     export RS_TEST_STAC_API_URL="http://127.0.0.1:$port"
     wait_for "STAC API on port $port" 90 curl -sf -o /dev/null "http://127.0.0.1:$port/_mgmt/ping"
 }

@@ -23,6 +23,38 @@ from .base import ID_PAGE, UPSERT_PAGE, Catalog, CollectionNaming, Item, new_col
 
 _writers: defaultdict[str, threading.Lock] = defaultdict(threading.Lock)
 
+# pgstac requires a geometry; sessions and AUX files have none. They are stored with the whole globe and a
+# marker, and read back with ``geometry: null`` so both backends honour the same contract.
+_NO_GEOMETRY = "rs:geometry_unknown"
+_GLOBE = {
+    "type": "Polygon",
+    "coordinates": [[[-180.0, -90.0], [180.0, -90.0], [180.0, 90.0], [-180.0, 90.0], [-180.0, -90.0]]],
+}
+
+
+def _to_wire(item: Item) -> Item:
+    if item.get("geometry") is not None:
+        return item
+    return {
+        **item,
+        "geometry": _GLOBE,
+        "bbox": [-180.0, -90.0, 180.0, 90.0],
+        "properties": {**item.get("properties", {}), _NO_GEOMETRY: True},
+    }
+
+
+def _from_wire(item: Item) -> Item:
+    properties = item.get("properties", {})
+    if not properties.get(_NO_GEOMETRY):
+        return item
+    restored = {
+        **item,
+        "geometry": None,
+        "properties": {k: v for k, v in properties.items() if k != _NO_GEOMETRY},
+    }
+    restored.pop("bbox", None)
+    return restored
+
 
 class StacApiCatalog(Catalog):
     def __init__(
@@ -84,7 +116,7 @@ class StacApiCatalog(Catalog):
 
     def upsert_items(self, collection: str, items: Sequence[Item]) -> int:
         wire = self.wire_id(collection)
-        stamped = self._stamp(collection, items)
+        stamped = [_to_wire(item) for item in self._stamp(collection, items)]
         with _writers[f"{self.url}|{wire}"]:
             for page in pages(stamped, UPSERT_PAGE):
                 body = {"items": {item["id"]: item for item in page}, "method": "upsert"}
@@ -96,6 +128,14 @@ class StacApiCatalog(Catalog):
                 )
                 if response.status_code not in (200, 201):
                     raise self._fail(response, f"bulk upsert of {len(page)} items into {wire}")
+                # bulk_items answers 200 even when some items were refused: they are listed in "errors".
+                report = response.json() if response.content else {}
+                errors = report.get("errors") if isinstance(report, dict) else None
+                if errors:
+                    listed = "; ".join(f"{e.get('id')}: {e.get('msg')}" for e in errors[:5])
+                    raise CatalogError(
+                        f"catalog {self.url}: bulk upsert into {wire} refused {len(errors)} of {len(page)} items: {listed}"
+                    )
         return len(stamped)
 
     def insert_item(self, collection: str, item: Item) -> None:
@@ -104,7 +144,7 @@ class StacApiCatalog(Catalog):
             "POST",
             f"{self._collection_url(collection)}/items",
             f"insert {item['id']}",
-            json=self._stamp(collection, [item])[0],
+            json=_to_wire(self._stamp(collection, [item])[0]),
         )
         if response.status_code == 409:
             raise ItemExistsError(f"item {item['id']!r} already exists in collection {wire!r}")
@@ -139,7 +179,7 @@ class StacApiCatalog(Catalog):
             return None
         if response.status_code != 200:
             raise self._fail(response, f"get item {item_id} of {self.wire_id(collection)}")
-        return response.json()
+        return _from_wire(response.json())
 
     def delete_item(self, collection: str, item_id: str) -> bool:
         url = f"{self._collection_url(collection)}/items/{quote(item_id, safe='')}"
@@ -161,6 +201,8 @@ class StacApiCatalog(Catalog):
         wires = [self.wire_id(c) for c in collections]
         try:
             client = Client.open(self.url, headers=dict(self._http.headers))
+            # stac-fastapi-pgstac declares sort as v1.1.0, which pystac-client does not recognise.
+            client.add_conforms_to("SORT")
             search = client.search(
                 collections=wires,
                 filter=filter,
@@ -169,6 +211,6 @@ class StacApiCatalog(Catalog):
                 max_items=limit,
                 limit=min(limit or 500, 500),
             )
-            return list(search.items_as_dicts())
+            return [_from_wire(item) for item in search.items_as_dicts()]
         except APIError as exc:
             raise CatalogError(f"catalog {self.url}: search in {', '.join(wires)} failed: {exc}") from None

@@ -1,0 +1,63 @@
+"""The code location loads, whole, without a single deprecation warning."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+import warnings
+
+import dagster as dg
+
+
+def _load_fresh() -> dg.Definitions:
+    for name in [m for m in sys.modules if m.startswith("rs_assets.definitions")]:
+        del sys.modules[name]
+    return importlib.import_module("rs_assets.definitions").defs
+
+
+def test_all_definitions_load_without_deprecation_warnings() -> None:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        defs = _load_fresh()
+        defs.validate_loadable(defs)
+        graph = defs.resolve_asset_graph()
+        for key in graph.get_all_asset_keys():
+            graph.get(key)
+        defs.resolve_all_job_defs()
+    deprecations = [
+        w
+        for w in caught
+        if issubclass(w.category, DeprecationWarning | dg.BetaWarning | dg.PreviewWarning)
+        and (
+            "dagster" in str(w.filename)
+            or "dagster" in str(w.message).lower()
+            or "rs_assets" in str(w.filename)
+        )
+    ]
+    assert not deprecations, [
+        f"{w.category.__name__}: {w.message} ({w.filename}:{w.lineno})" for w in deprecations
+    ]
+
+
+def test_station_sources_and_resources_are_wired() -> None:
+    defs = _load_fresh()
+    keys = {key.to_user_string() for key in defs.resolve_asset_graph().get_all_asset_keys()}
+    assert {"station/INS", "station/MPS", "station/ADGS", "station/PRIP"} <= keys
+    assert {"stations", "storage", "catalog", "dask"} <= set(defs.resources or {})
+
+
+def test_code_location_name_is_the_same_everywhere() -> None:
+    import tomllib
+    from pathlib import Path
+
+    import yaml
+
+    root = Path(__file__).resolve().parents[1]
+    project = tomllib.loads((root / "pyproject.toml").read_text())
+    workspace = yaml.safe_load((root / "workspace.yaml").read_text())
+    names = {
+        project["tool"]["dagster"]["code_location_name"],
+        project["tool"]["dg"]["project"]["code_location_name"],
+        workspace["load_from"][0]["python_module"]["location_name"],
+    }
+    assert names == {"rs_assets"}
