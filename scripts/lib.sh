@@ -14,11 +14,14 @@ say() { printf '\033[1m[rs-assets]\033[0m %s\n' "$*" >&2; }
 
 # Python 3.13 (pyenv, pinned by .python-version), uv, and the locked environment in .venv.
 ensure_python_env() {
-    local python
-    python="$(command -v python3.13 || true)"
-    if [ -z "$python" ] && command -v pyenv >/dev/null; then
-        python="$(pyenv root)/versions/$(cat "$ROOT/.python-version")/bin/python3"
-    fi
+    local python="" candidate
+    # Never the project's own .venv (it has no pip): pyenv's interpreter first, then one on PATH.
+    for candidate in \
+        "$( (pyenv root 2>/dev/null || echo "$HOME/.pyenv") )/versions/$(cat "$ROOT/.python-version")/bin/python3" \
+        $(type -ap python3.13); do
+        case "$candidate" in "$ROOT"/.venv/*) continue ;; esac
+        [ -x "$candidate" ] && { python="$candidate"; break; }
+    done
     [ -x "$python" ] || { say "Python 3.13 not found (expected pyenv $(cat "$ROOT/.python-version"))"; exit 1; }
     if ! "$python" -m uv --version >/dev/null 2>&1; then
         say "installing uv"

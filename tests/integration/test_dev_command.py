@@ -60,7 +60,8 @@ def dev(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, int]]:
     }
     for key in ("RS_ASSETS_S3_ENDPOINT", "RS_ASSETS_CATALOG_URL", "DAGSTER_HOME"):
         env.pop(key, None)
-    log = open(tmp_path_factory.mktemp("dev-log") / "dev.log", "w+")  # noqa: SIM115
+    log_path = tmp_path_factory.mktemp("dev-log") / "dev.log"
+    log = log_path.open("w+")
     process = subprocess.Popen(
         [str(ROOT / "scripts" / "dev")],
         cwd=ROOT,
@@ -70,6 +71,7 @@ def dev(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, int]]:
         start_new_session=True,
     )
     ports["pid"] = process.pid
+    ports["log"] = log_path  # type: ignore[assignment]
     try:
         yield ports
     finally:
@@ -80,13 +82,14 @@ def dev(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, int]]:
             except subprocess.TimeoutExpired:
                 os.killpg(process.pid, signal.SIGKILL)
                 raise
-        log.seek(0)
-        ports["log"] = log.read()  # type: ignore[assignment]
+        log.close()
 
 
-def _graphql(port: int, deadline: float) -> dict:
-    last = None
+def _graphql(port: int, deadline: float, log: Path, pid: int) -> dict:
+    last: object = None
     while time.monotonic() < deadline:
+        if os.waitpid(pid, os.WNOHANG) != (0, 0):
+            raise AssertionError(f"scripts/dev exited early:\n{log.read_text()[-3000:]}")
         try:
             response = requests.post(f"http://127.0.0.1:{port}/graphql", json={"query": QUERY}, timeout=10)
             body = response.json()
@@ -97,11 +100,13 @@ def _graphql(port: int, deadline: float) -> dict:
         except (requests.RequestException, KeyError, TypeError, ValueError) as exc:
             last = exc
         time.sleep(1)
-    raise AssertionError(f"Dagster UI GraphQL never showed the code location: {last}")
+    raise AssertionError(
+        f"Dagster UI GraphQL never showed the code location: {last}\n{log.read_text()[-3000:]}"
+    )
 
 
 def test_ui_graphql_answers_with_the_code_location_loaded(dev: dict[str, int]) -> None:
-    body = _graphql(dev["ui"], time.monotonic() + 300)
+    body = _graphql(dev["ui"], time.monotonic() + 300, dev["log"], dev["pid"])  # type: ignore[arg-type]
     entry = body["data"]["workspaceOrError"]["locationEntries"][0]
     location = entry["locationOrLoadError"]
     assert entry["name"] == "rs_assets"
