@@ -1,22 +1,18 @@
 """The one ``Definitions`` of the rs_assets code location, built from settings."""
 
-from __future__ import annotations
-
 import dagster as dg
-from dagster_aws.s3 import S3Resource
 
+from rs_assets.assets.auxip import build_auxip
+from rs_assets.assets.partitions import daily_partitions
 from rs_assets.assets.stations import station_specs
+from rs_assets.core.errors import ConfigError
+from rs_assets.core.stac_mapping import CollectionNames
 from rs_assets.resources import CatalogResource, ObjectStorage, StationsResource, dask_for
+from rs_assets.resources.storage import DEFAULT_RULES
 from rs_assets.settings import Settings
 
 
 def build_resources(settings: Settings) -> dict[str, object]:
-    s3 = S3Resource(
-        endpoint_url=settings.s3_endpoint_url,
-        region_name=settings.s3_region,
-        aws_access_key_id=dg.EnvVar("AWS_ACCESS_KEY_ID"),
-        aws_secret_access_key=dg.EnvVar("AWS_SECRET_ACCESS_KEY"),
-    )
     if settings.catalog_url:
         catalog = CatalogResource(
             backend="stac_api",
@@ -36,7 +32,14 @@ def build_resources(settings: Settings) -> dict[str, object]:
             stations_file=str(settings.stations_file) if settings.stations_file else None,
             simulator_url=None if settings.stations_file else settings.simulator_url,
         ),
-        "storage": ObjectStorage(s3=s3, bucket=settings.staging_bucket),
+        "storage": ObjectStorage(
+            endpoint_url=settings.s3_endpoint_url,
+            region_name=settings.s3_region,
+            aws_access_key_id=dg.EnvVar("AWS_ACCESS_KEY_ID"),
+            aws_secret_access_key=dg.EnvVar("AWS_SECRET_ACCESS_KEY"),
+            bucket=settings.staging_bucket,
+            bucket_rules_file=str(settings.bucket_rules_file or DEFAULT_RULES),
+        ),
         "catalog": catalog,
         "dask": dask_for(settings.dask_scheduler),
     }
@@ -45,9 +48,19 @@ def build_resources(settings: Settings) -> dict[str, object]:
 def build_definitions(settings: Settings | None = None) -> dg.Definitions:
     settings = settings or Settings.from_env()
     stations = settings.stations()
-    return dg.Definitions(
-        assets=[*station_specs(stations)],
-        resources=build_resources(settings),
+    names = CollectionNames()
+    daily = daily_partitions(settings.partitions_start)
+    families: list[dg.Definitions] = []
+    auxips = stations.of_kind("auxip")
+    if len(auxips) > 1:
+        raise ConfigError(
+            f"one AUXIP station is supported, the stations file has {len(auxips)}: {', '.join(s.name for s in auxips)}"
+        )
+    if auxips:
+        families.append(build_auxip(auxips[0].name, daily, names))
+    return dg.Definitions.merge(
+        dg.Definitions(assets=[*station_specs(stations)], resources=build_resources(settings)),
+        *families,
     )
 
 

@@ -184,6 +184,8 @@ class Settings(BaseModel):
     s3_endpoint_url: str | None = "http://127.0.0.1:8333"
     s3_region: str = "us-east-1"
     staging_bucket: str = "rs-staging"
+    bucket_rules_file: Path | None = None
+    partitions_start: str = "2025-01-01"
     catalog_url: str | None = None
     catalog_owner: str = "copernicus"
     catalog_owner_prefix: bool = True
@@ -215,6 +217,8 @@ class Settings(BaseModel):
             "s3_endpoint_url": "RS_ASSETS_S3_ENDPOINT",
             "s3_region": "RS_ASSETS_S3_REGION",
             "staging_bucket": "RS_ASSETS_STAGING_BUCKET",
+            "bucket_rules_file": "RS_ASSETS_BUCKET_RULES",
+            "partitions_start": "RS_ASSETS_PARTITIONS_START",
             "catalog_url": "RS_ASSETS_CATALOG_URL",
             "catalog_owner": "RS_ASSETS_OWNER",
             "catalog_owner_prefix": "RS_ASSETS_OWNER_PREFIX",

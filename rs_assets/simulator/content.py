@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import io
 import random
+import stat
 import tarfile
 import zipfile
 from collections.abc import Iterator
@@ -78,7 +79,9 @@ def _zip_bytes(members: dict[str, bytes]) -> bytes:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         for name, data in members.items():
-            archive.writestr(zipfile.ZipInfo(name, date_time=_EPOCH), data, zipfile.ZIP_DEFLATED)
+            info = zipfile.ZipInfo(name, date_time=_EPOCH)
+            info.external_attr = (stat.S_IFREG | 0o644) << 16
+            archive.writestr(info, data, zipfile.ZIP_DEFLATED)
     return buffer.getvalue()
 
 

@@ -1,0 +1,256 @@
+"""AUX files: staged per publication day, published to the catalog, archives normalized."""
+
+import dagster as dg
+from pydantic import Field
+
+from rs_assets.assets.partitions import partition_day
+from rs_assets.assets.reporting import Progress, staging_metadata
+from rs_assets.assets.stations import station_key
+from rs_assets.core.auxip import ValCoverWindow, aux_task, latest_created, published_on
+from rs_assets.core.errors import RsAssetsError
+from rs_assets.core.manifest import ManifestEntry, manifest_key, merge, read_manifest, write_manifest
+from rs_assets.core.normalization import archive_assets, leftover_archives, normalize_item
+from rs_assets.core.object_store import split_href
+from rs_assets.core.publication import publish, raise_if_refused
+from rs_assets.core.stac_mapping import CollectionNames
+from rs_assets.core.staging import StageTask, StagingReport, stage_all
+from rs_assets.core.timeutil import parse_datetime
+from rs_assets.resources import CatalogResource, ObjectStorage, StationsResource
+from rs_assets.sensors.stations import auxip_sensor
+
+FAMILY = "aux_files"
+
+
+class AuxFilesConfig(dg.Config):
+    product_types: list[str] = Field(
+        default_factory=list, description="Only these product types (e.g. AUX_PP2)"
+    )
+    missions: list[str] = Field(default_factory=list, description="Only these missions (S1, S2, S3)")
+
+
+class ValCoverConfig(dg.Config):
+    start: str = Field(description="Window start, e.g. 2025-08-07T11:51:12.509Z")
+    end: str = Field(description="Window end")
+    product_type: str = Field(description="AUX product type, e.g. AUX_PP2")
+    collection: str = Field(description="Target catalog collection (without owner prefix)")
+    latest: bool = Field(False, description="LatestValCover: keep only the most recently created product")
+    delta_before: float = Field(0.0, description="dTa margin in seconds")
+    delta_after: float = Field(0.0, description="dTb margin in seconds")
+
+
+def _fail_if_any(report: StagingReport, what: str, metadata: dict) -> None:
+    if report.failed:
+        names = ", ".join(o.task.source.name for o in report.failed[:10])
+        raise dg.Failure(
+            f"{what}: {len(report.failed)} of {len(report.outcomes)} files failed: {names}", metadata=metadata
+        )
+
+
+def build_auxip(station: str, partitions: dg.PartitionsDefinition, names: CollectionNames) -> dg.Definitions:
+    @dg.asset(
+        name="aux_files",
+        partitions_def=partitions,
+        deps=[station_key(station)],
+        pool=f"station-{station}",
+        group_name="auxip",
+        kinds={"s3"},
+        description=f"Every product {station} published on the partition's day, staged to S3 and verified (size, MD5).",
+    )
+    def aux_files(
+        context: dg.AssetExecutionContext,
+        config: AuxFilesConfig,
+        stations: StationsResource,
+        storage: ObjectStorage,
+        catalog: CatalogResource,
+    ) -> dg.MaterializeResult:
+        day = partition_day(context)
+        client = stations.client(station)
+        rules, owner = storage.rules(), catalog.owner
+        products = client.products(published_on(day, config.product_types, config.missions))
+        context.log.info(f"{station}: {len(products)} products published on {day}")
+        tasks: list[StageTask] = []
+        planning_errors: list[str] = []
+        for product in products:
+            try:
+                tasks.append(aux_task(product, owner, names, rules))
+            except RsAssetsError as exc:
+                planning_errors.append(f"{product.Name}: {exc}")
+        report = stage_all(
+            client,
+            storage.transfer(),
+            tasks,
+            stations.stations().station(station).max_parallel_downloads,
+            Progress(context.log, len(tasks), f"{station} {day}"),
+        )
+        store = storage.store()
+        key = manifest_key(FAMILY, context.partition_key)
+        entries = [ManifestEntry(o.task.collection, o.item) for o in report.succeeded if o.item]
+        write_manifest(store, storage.bucket, key, merge(read_manifest(store, storage.bucket, key), entries))
+        metadata = staging_metadata(report) | {
+            "manifest": dg.MetadataValue.path(f"s3://{storage.bucket}/{key}")
+        }
+        if planning_errors:
+            raise dg.Failure(
+                f"{len(planning_errors)} products could not be planned: {'; '.join(planning_errors[:5])}",
+                metadata=metadata,
+            )
+        _fail_if_any(report, f"{station} {day}", metadata)
+        return dg.MaterializeResult(metadata=metadata)
+
+    @dg.asset(
+        name="aux_catalog",
+        partitions_def=partitions,
+        deps=[aux_files],
+        pool="catalog",
+        automation_condition=dg.AutomationCondition.eager(),
+        group_name="auxip",
+        kinds={"stac"},
+        description="Catalog items of the staged AUX files: only new ones, only once their objects are verified.",
+    )
+    def aux_catalog(
+        context: dg.AssetExecutionContext, storage: ObjectStorage, catalog: CatalogResource
+    ) -> dg.MaterializeResult:
+        store, cat = storage.store(), catalog.catalog()
+        key = manifest_key(FAMILY, context.partition_key)
+        entries = read_manifest(store, storage.bucket, key)
+        if entries is None:
+            raise dg.Failure(
+                f"no staging manifest s3://{storage.bucket}/{key}: materialize aux_files for {context.partition_key} first"
+            )
+        report = publish(cat, store, entries)
+        raise_if_refused(report, f"aux_catalog {context.partition_key}")
+        table = "\n".join(
+            ["| collection | new | already there |", "| --- | ---: | ---: |"]
+            + [
+                f"| {cat.wire_id(c)} | {len(report.published[c])} | {len(report.already[c])} |"
+                for c in sorted(report.published)
+            ]
+        )
+        return dg.MaterializeResult(
+            metadata={
+                "published": dg.MetadataValue.int(report.published_count),
+                "already_published": dg.MetadataValue.int(report.already_count),
+                "collections": dg.MetadataValue.md(table),
+                "catalog": dg.MetadataValue.text(catalog.url or str(catalog.sqlite_path)),
+            }
+        )
+
+    @dg.asset(
+        name="aux_archives",
+        partitions_def=partitions,
+        deps=[aux_catalog],
+        automation_condition=dg.AutomationCondition.eager(),
+        group_name="auxip",
+        kinds={"s3", "stac"},
+        description="Archived AUX files (zip, tar, tgz, nested tars) replaced by their content, items updated.",
+    )
+    def aux_archives(
+        context: dg.AssetExecutionContext, storage: ObjectStorage, catalog: CatalogResource
+    ) -> dg.MaterializeResult:
+        store, cat = storage.store(), catalog.catalog()
+        entries = read_manifest(store, storage.bucket, manifest_key(FAMILY, context.partition_key)) or []
+        normalized, cleaned, failures = [], 0, []
+        files = nested = size = 0
+        candidates = [e for e in entries if archive_assets(e.item)]
+        progress = Progress(context.log, len(candidates), f"normalize {context.partition_key}")
+        for entry in candidates:
+            try:
+                current = cat.get_item(entry.collection, entry.item["id"])
+                if current is None:
+                    raise RsAssetsError("not in the catalog yet (aux_catalog has not published it)")
+                if archive_assets(current):
+                    result = normalize_item(current, entry.collection, store, cat)
+                    normalized.append(result.item_id)
+                    files, nested, size = (
+                        files + len(result.files),
+                        nested + result.nested,
+                        size + result.bytes,
+                    )
+                for href in leftover_archives(entry.item, current, store):
+                    store.delete(*split_href(href))
+                    cleaned += 1
+            except RsAssetsError as exc:
+                failures.append(f"{entry.item['id']}: {exc}")
+                context.log.warning(f"normalizing {entry.item['id']} failed: {exc}")
+            progress(None)
+        metadata = {
+            "archives": dg.MetadataValue.int(len(candidates)),
+            "normalized": dg.MetadataValue.int(len(normalized)),
+            "files_written": dg.MetadataValue.int(files),
+            "nested_archives": dg.MetadataValue.int(nested),
+            "bytes": dg.MetadataValue.int(size),
+            "leftover_archives_removed": dg.MetadataValue.int(cleaned),
+            "failures": dg.MetadataValue.md("\n".join(f"- {f}" for f in failures) or "none"),
+        }
+        if failures:
+            raise dg.Failure(
+                f"{len(failures)} archives could not be normalized: {'; '.join(failures[:5])}",
+                metadata=metadata,
+            )
+        return dg.MaterializeResult(metadata=metadata)
+
+    @dg.op(
+        name="stage_aux_valcover",
+        description="Stage the AUX files whose validity strictly contains a window.",
+    )
+    def stage_aux_valcover(
+        context: dg.OpExecutionContext,
+        config: ValCoverConfig,
+        stations: StationsResource,
+        storage: ObjectStorage,
+        catalog: CatalogResource,
+    ) -> dg.Output[list[str]]:
+        start, end = parse_datetime(config.start), parse_datetime(config.end)
+        if start is None or end is None:
+            raise dg.Failure("start and end are required")
+        window = ValCoverWindow(start, end, config.product_type, config.delta_before, config.delta_after)
+        client = stations.client(station)
+        products = client.products(window.odata())
+        if config.latest:
+            products = latest_created(products)
+        cat = catalog.catalog()
+        cat.ensure_collection(config.collection)
+        present = cat.existing_ids(config.collection, [p.Name for p in products])
+        rules = storage.rules()
+        tasks = [
+            aux_task(p, catalog.owner, names, rules, config.collection)
+            for p in products
+            if p.Name not in present
+        ]
+        context.log.info(
+            f"ValCover {config.product_type} [{config.start}, {config.end}]: {len(products)} selected, {len(tasks)} to stage"
+        )
+        report = stage_all(
+            client, storage.transfer(), tasks, stations.stations().station(station).max_parallel_downloads
+        )
+        items = [o.item for o in report.succeeded if o.item]
+        pub = publish(cat, storage.store(), [ManifestEntry(config.collection, item) for item in items])
+        raise_if_refused(pub, "ValCover staging")
+        metadata = staging_metadata(report) | {
+            "selected": dg.MetadataValue.int(len(products)),
+            "already_in_catalog": dg.MetadataValue.int(len(present)),
+            "items": dg.MetadataValue.json(
+                [{"id": i["id"], "assets": {k: a["href"] for k, a in i["assets"].items()}} for i in items]
+            ),
+        }
+        _fail_if_any(report, "ValCover staging", metadata)
+        return dg.Output([i["id"] for i in items], metadata=metadata)
+
+    @dg.job(
+        name="aux_valcover_staging", description="On-demand ValCover/LatestValCover AUX staging (seed 002)."
+    )
+    def aux_valcover_staging() -> None:
+        stage_aux_valcover()
+
+    staging_job = dg.define_asset_job("aux_staging", selection=[aux_files])
+    automation = dg.AutomationConditionSensorDefinition(
+        "auxip_automation",
+        target=dg.AssetSelection.assets(aux_catalog, aux_archives),
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        minimum_interval_seconds=30,
+    )
+    return dg.Definitions(
+        assets=[aux_files, aux_catalog, aux_archives],
+        jobs=[staging_job, aux_valcover_staging],
+        sensors=[automation, auxip_sensor(station, staging_job.name)],
+    )

@@ -1,0 +1,38 @@
+"""Materialization metadata an operator reads at a glance; built the same way by every family."""
+
+from typing import Any
+
+import dagster as dg
+
+from rs_assets.core.staging import StagingReport
+
+
+def staging_metadata(report: StagingReport) -> dict[str, Any]:
+    failures = [f"{o.task.source.name}: {o.error}" for o in report.failed]
+    return {
+        "count": dg.MetadataValue.int(len(report.outcomes)),
+        "staged": dg.MetadataValue.int(len(report.staged)),
+        "skipped": dg.MetadataValue.int(len(report.skipped)),
+        "failed": dg.MetadataValue.int(len(report.failed)),
+        "bytes": dg.MetadataValue.int(report.transferred_bytes),
+        "MB/s": dg.MetadataValue.float(round(report.mb_per_s, 2)),
+        "seconds": dg.MetadataValue.float(round(report.seconds, 2)),
+        "failures": dg.MetadataValue.md("\n".join(f"- {f}" for f in failures) or "none"),
+        "files": dg.MetadataValue.md(report.markdown()),
+    }
+
+
+class Progress:
+    """Logs every tenth of the work, so a long run shows it is moving in the run's log."""
+
+    def __init__(self, log: Any, total: int, what: str):
+        self.log, self.total, self.what = log, total, what
+        self.done = 0
+        self.step = max(1, total // 10)
+
+    def __call__(self, outcome: Any) -> None:
+        self.done += 1
+        if getattr(outcome, "error", None):
+            self.log.warning(f"{self.what}: {outcome.task.source.name} failed: {outcome.error}")
+        if self.done % self.step == 0 or self.done == self.total:
+            self.log.info(f"{self.what}: {self.done}/{self.total} done")

@@ -1,0 +1,138 @@
+"""AUXIP selection and staging plans: which products a day or a ValCover window means, and where they go."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+
+from .bucket_rules import BucketRules
+from .errors import RsAssetsError
+from .models import Product
+from .odata import AttributeEquals, Expr, F, Or, all_of
+from .stac_mapping import CollectionNames, aux_item, platform_of_product
+from .staging import StageTask, object_key
+from .timeutil import format_stac_datetime
+from .transfer import Source
+
+
+def day_bounds(day: date) -> tuple[datetime, datetime]:
+    start = datetime.combine(day, time(0), tzinfo=UTC)
+    return start, start + timedelta(days=1)
+
+
+def _any_attribute(name: str, values: Sequence[str]) -> Expr | None:
+    if not values:
+        return None
+    parts = [AttributeEquals(name, value) for value in values]
+    return parts[0] if len(parts) == 1 else Or(tuple(parts))
+
+
+def published_on(day: date, product_types: Sequence[str] = (), missions: Sequence[str] = ()) -> Expr:
+    """Products published during ``day`` (UTC), optionally of some types and missions (``S1`` or ``SENTINEL-1``)."""
+    start, end = day_bounds(day)
+    platforms = [
+        f"SENTINEL-{m.upper().removeprefix('SENTINEL-').removeprefix('S').lstrip('0')}" for m in missions
+    ]
+    expr = all_of(
+        F("PublicationDate").ge(start),
+        F("PublicationDate").lt(end),
+        _any_attribute("productType", product_types),
+        _any_attribute("platformShortName", platforms),
+    )
+    assert expr is not None
+    return expr
+
+
+@dataclass(frozen=True)
+class ValCoverWindow:
+    """LatestValCover/ValCover selection (DESIGN 2.4): validity strictly contains [start - dTa, end + dTb]."""
+
+    start: datetime
+    end: datetime
+    product_type: str
+    delta_before: float = 0.0
+    delta_after: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.end < self.start:
+            raise RsAssetsError(f"ValCover window ends ({self.end}) before it starts ({self.start})")
+        if not self.product_type:
+            raise RsAssetsError("ValCover needs a product type")
+
+    @property
+    def covered_from(self) -> datetime:
+        return self.start - timedelta(seconds=self.delta_before)
+
+    @property
+    def covered_to(self) -> datetime:
+        return self.end + timedelta(seconds=self.delta_after)
+
+    def odata(self) -> Expr:
+        expr = all_of(
+            AttributeEquals("productType", self.product_type),
+            F("ContentDate/Start").lt(self.covered_from),
+            F("ContentDate/End").gt(self.covered_to),
+        )
+        assert expr is not None
+        return expr
+
+    def cql2(self) -> dict:
+        """The same selection against the catalog, as the reference's ``create_valcover_filter``."""
+        return {
+            "op": "and",
+            "args": [
+                {"op": "=", "args": [{"property": "product:type"}, self.product_type]},
+                {
+                    "op": "t_contains",
+                    "args": [
+                        {"interval": [{"property": "start_datetime"}, {"property": "end_datetime"}]},
+                        {"interval": [_ms(self.covered_from), _ms(self.covered_to)]},
+                    ],
+                },
+            ],
+        }
+
+
+def _ms(value: datetime) -> str:
+    text = format_stac_datetime(value)
+    assert text is not None
+    return text[:23] + "Z"
+
+
+def latest_created(products: Sequence[Product]) -> list[Product]:
+    """LatestValCover: the most recently created product wins."""
+    if not products:
+        return []
+    return [
+        max(
+            products,
+            key=lambda p: (
+                str(p.attribute("processingDate") or ""),
+                p.OriginDate or datetime.min.replace(tzinfo=UTC),
+            ),
+        )
+    ]
+
+
+def aux_task(
+    product: Product, owner: str, names: CollectionNames, rules: BucketRules, collection: str | None = None
+) -> StageTask:
+    collection = collection or names.for_aux(platform_of_product(product))
+    product_type = str(product.attribute("productType") or "*")
+    placement = rules.place(owner, collection, product_type)
+    expires = placement.expires(product.PublicationDate) if product.PublicationDate else None
+
+    def build(href: str) -> dict:
+        item = aux_item(product, href)
+        if expires:
+            item["properties"]["expires"] = format_stac_datetime(expires)
+        return item
+
+    return StageTask(
+        source=Source("Products", product.Id, product.Name, product.ContentLength, product.md5),
+        bucket=placement.bucket,
+        key=object_key(owner, collection, product.Name, product.Name),
+        collection=collection,
+        build_item=build,
+    )

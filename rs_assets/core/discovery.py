@@ -1,0 +1,48 @@
+"""A publication-date high-water mark with an overlap window: what a station sensor keeps as its cursor.
+
+Stations publish late and out of order within seconds, so each tick re-reads an overlap window before the
+mark and remembers the ids it saw there; the cost of a tick grows with new data, never with history.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from .timeutil import format_stac_datetime, parse_datetime
+
+
+@dataclass(frozen=True)
+class Published:
+    id: str
+    published: datetime
+
+
+@dataclass(frozen=True)
+class Watermark:
+    high: datetime | None = None
+    seen: frozenset[str] = field(default_factory=frozenset)
+
+    def query_from(self, overlap: timedelta, initial: datetime) -> datetime:
+        return self.high - overlap if self.high else initial
+
+    def advance(self, found: Sequence[Published], overlap: timedelta) -> tuple[list[Published], Watermark]:
+        """The entities not seen before, and the mark after them."""
+        new = [p for p in found if p.id not in self.seen]
+        if not found:
+            return [], self
+        high = max([p.published for p in found] + ([self.high] if self.high else []))
+        keep = frozenset(p.id for p in found if p.published >= high - overlap)
+        return new, Watermark(high, keep)
+
+    def to_json(self) -> str:
+        return json.dumps({"high": format_stac_datetime(self.high), "seen": sorted(self.seen)})
+
+    @classmethod
+    def from_json(cls, text: str | None) -> Watermark:
+        if not text:
+            return cls()
+        data = json.loads(text)
+        return cls(parse_datetime(data.get("high")), frozenset(data.get("seen", [])))

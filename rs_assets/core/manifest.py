@@ -1,0 +1,53 @@
+"""What a staging run wrote, kept in S3 so that publication can run (and re-run) on its own.
+
+Staging writes the items whose objects are verified; publication reads them back. If the catalog is down,
+staging still completes, and the next publication catches up without downloading anything again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from .errors import RsAssetsError
+from .object_store import ObjectStore
+
+MANIFEST_PREFIX = "_rs-assets/manifests"
+
+
+@dataclass(frozen=True)
+class ManifestEntry:
+    collection: str
+    item: dict[str, Any]
+
+
+def manifest_key(family: str, partition: str) -> str:
+    safe = partition.replace("/", "_")
+    return f"{MANIFEST_PREFIX}/{family}/{safe}.json"
+
+
+def write_manifest(store: ObjectStore, bucket: str, key: str, entries: list[ManifestEntry]) -> None:
+    body = json.dumps(
+        [{"collection": e.collection, "item": e.item} for e in entries], sort_keys=True
+    ).encode()
+    store.put(bucket, key, body, hashlib.md5(body).hexdigest())
+
+
+def read_manifest(store: ObjectStore, bucket: str, key: str) -> list[ManifestEntry] | None:
+    """None when no staging run wrote one yet."""
+    body = store.read(bucket, key)
+    if body is None:
+        return None
+    try:
+        return [ManifestEntry(entry["collection"], entry["item"]) for entry in json.loads(body)]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise RsAssetsError(f"manifest s3://{bucket}/{key} is unreadable: {exc}") from None
+
+
+def merge(old: list[ManifestEntry] | None, new: list[ManifestEntry]) -> list[ManifestEntry]:
+    """Entries of ``new`` replace those of ``old`` with the same collection and id; the rest are kept."""
+    merged = {(e.collection, e.item["id"]): e for e in old or []}
+    merged.update({(e.collection, e.item["id"]): e for e in new})
+    return list(merged.values())

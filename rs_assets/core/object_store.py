@@ -1,0 +1,172 @@
+"""The few S3 operations rs-assets needs, over any boto3 S3 client, with errors that name bucket and key."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any, BinaryIO
+
+from botocore.exceptions import ClientError
+
+from .errors import RsAssetsError
+
+MD5_META = "rs-md5"
+
+
+class StorageError(RsAssetsError):
+    """An S3 request failed; the message names the operation, bucket and key."""
+
+
+@dataclass(frozen=True)
+class ObjectInfo:
+    bucket: str
+    key: str
+    size: int
+    md5: str | None
+
+    @property
+    def href(self) -> str:
+        return f"s3://{self.bucket}/{self.key}"
+
+
+def split_href(href: str) -> tuple[str, str]:
+    if not href.startswith("s3://"):
+        raise StorageError(f"not an s3:// href: {href!r}")
+    bucket, _, key = href[5:].partition("/")
+    return bucket, key
+
+
+def content_md5(data: bytes | memoryview) -> str:
+    return base64.b64encode(hashlib.md5(data).digest()).decode()
+
+
+class ObjectStore:
+    def __init__(self, client: Any):
+        self.client = client
+
+    def _fail(self, operation: str, bucket: str, key: str, exc: ClientError) -> StorageError:
+        code = exc.response.get("Error", {}).get("Code", "?")
+        return StorageError(f"s3 {operation} s3://{bucket}/{key} failed: {code}")
+
+    def head(self, bucket: str, key: str) -> ObjectInfo | None:
+        try:
+            response = self.client.head_object(Bucket=bucket, Key=key)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+                return None
+            raise self._fail("head", bucket, key, exc) from None
+        metadata = {k.lower(): v for k, v in (response.get("Metadata") or {}).items()}
+        return ObjectInfo(bucket, key, int(response["ContentLength"]), metadata.get(MD5_META))
+
+    def put(
+        self,
+        bucket: str,
+        key: str,
+        data: bytes | memoryview,
+        md5_hex: str,
+        metadata: dict[str, str] | None = None,
+    ) -> None:
+        try:
+            self.client.put_object(
+                Bucket=bucket,
+                Key=key,
+                Body=bytes(data),
+                ContentMD5=base64.b64encode(bytes.fromhex(md5_hex)).decode(),
+                Metadata={**(metadata or {}), MD5_META: md5_hex},
+            )
+        except ClientError as exc:
+            raise self._fail("put", bucket, key, exc) from None
+
+    def upload_file(self, bucket: str, key: str, path: str) -> ObjectInfo:
+        """Upload a local file (archive members): single PUT with its MD5 checked by S3."""
+        digest = hashlib.md5()
+        with open(path, "rb") as handle:
+            data = handle.read()
+        digest.update(data)
+        self.put(bucket, key, data, digest.hexdigest())
+        return ObjectInfo(bucket, key, len(data), digest.hexdigest())
+
+    def download_to(self, bucket: str, key: str, handle: BinaryIO) -> None:
+        try:
+            self.client.download_fileobj(bucket, key, handle)
+        except ClientError as exc:
+            raise self._fail("get", bucket, key, exc) from None
+
+    def read(self, bucket: str, key: str) -> bytes | None:
+        try:
+            return self.client.get_object(Bucket=bucket, Key=key)["Body"].read()
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+                return None
+            raise self._fail("get", bucket, key, exc) from None
+
+    def delete(self, bucket: str, key: str) -> None:
+        try:
+            self.client.delete_object(Bucket=bucket, Key=key)
+        except ClientError as exc:
+            raise self._fail("delete", bucket, key, exc) from None
+
+    def list(self, bucket: str, prefix: str) -> Iterator[ObjectInfo]:
+        paginator = self.client.get_paginator("list_objects_v2")
+        try:
+            for page in paginator.paginate(Bucket=bucket, Prefix=prefix):
+                for entry in page.get("Contents", []):
+                    yield ObjectInfo(bucket, entry["Key"], int(entry["Size"]), None)
+        except ClientError as exc:
+            raise self._fail("list", bucket, prefix, exc) from None
+
+    # -- multipart: the completion is the commit point ---------------------------------------------------
+
+    def abort_stale_uploads(self, bucket: str, key: str) -> int:
+        """Abort multipart uploads a killed run left on ``key``; they never became visible objects."""
+        try:
+            response = self.client.list_multipart_uploads(Bucket=bucket, Prefix=key)
+        except ClientError as exc:
+            raise self._fail("list uploads", bucket, key, exc) from None
+        aborted = 0
+        for upload in response.get("Uploads", []):
+            if upload["Key"] == key:
+                self.abort(bucket, key, upload["UploadId"])
+                aborted += 1
+        return aborted
+
+    def start_multipart(self, bucket: str, key: str, metadata: dict[str, str]) -> str:
+        try:
+            return self.client.create_multipart_upload(Bucket=bucket, Key=key, Metadata=metadata)["UploadId"]
+        except ClientError as exc:
+            raise self._fail("create multipart", bucket, key, exc) from None
+
+    def upload_part(
+        self, bucket: str, key: str, upload_id: str, number: int, data: memoryview
+    ) -> dict[str, Any]:
+        try:
+            response = self.client.upload_part(
+                Bucket=bucket,
+                Key=key,
+                UploadId=upload_id,
+                PartNumber=number,
+                Body=bytes(data),
+                ContentMD5=content_md5(data),
+            )
+        except ClientError as exc:
+            raise self._fail(f"upload part {number}", bucket, key, exc) from None
+        return {"PartNumber": number, "ETag": response["ETag"]}
+
+    def complete(self, bucket: str, key: str, upload_id: str, parts: list[dict[str, Any]]) -> None:
+        try:
+            self.client.complete_multipart_upload(
+                Bucket=bucket,
+                Key=key,
+                UploadId=upload_id,
+                MultipartUpload={"Parts": sorted(parts, key=lambda p: p["PartNumber"])},
+            )
+        except ClientError as exc:
+            raise self._fail("complete multipart", bucket, key, exc) from None
+
+    def abort(self, bucket: str, key: str, upload_id: str) -> None:
+        try:
+            self.client.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id)
+        except ClientError as exc:
+            raise self._fail("abort multipart", bucket, key, exc) from None

@@ -1,0 +1,113 @@
+"""Stage many station entities to S3 in parallel; one failure never loses the others.
+
+Each task knows its source, its destination and how to build its STAC item once the object is in place, so
+the report carries exactly the items whose objects were written and verified.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from .errors import RsAssetsError
+from .station import StationClient
+from .transfer import Source, Transfer, TransferResult
+
+Item = dict[str, Any]
+
+
+def object_key(owner: str, collection: str, item_id: str, file_name: str) -> str:
+    """``{owner}/{collection}/{item_id}/{file_name}``: the layout operators and downstream tools rely on."""
+    for part, value in (("item id", item_id), ("file name", file_name)):
+        if not value or "/" in value or value in (".", ".."):
+            raise RsAssetsError(f"{part} {value!r} cannot be part of an object key")
+    return f"{owner}/{collection}/{item_id}/{file_name}"
+
+
+@dataclass(frozen=True)
+class StageTask:
+    source: Source
+    bucket: str
+    key: str
+    collection: str
+    build_item: Callable[[str], Item]
+
+
+@dataclass(frozen=True)
+class StageOutcome:
+    task: StageTask
+    result: TransferResult | None = None
+    item: Item | None = None
+    error: str | None = None
+
+
+@dataclass
+class StagingReport:
+    outcomes: list[StageOutcome] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def succeeded(self) -> list[StageOutcome]:
+        return [o for o in self.outcomes if o.error is None]
+
+    @property
+    def failed(self) -> list[StageOutcome]:
+        return [o for o in self.outcomes if o.error is not None]
+
+    @property
+    def staged(self) -> list[StageOutcome]:
+        return [o for o in self.succeeded if o.result is not None and not o.result.skipped]
+
+    @property
+    def skipped(self) -> list[StageOutcome]:
+        return [o for o in self.succeeded if o.result is not None and o.result.skipped]
+
+    @property
+    def transferred_bytes(self) -> int:
+        return sum(o.result.transferred_bytes for o in self.succeeded if o.result)
+
+    @property
+    def mb_per_s(self) -> float:
+        return self.transferred_bytes / 1e6 / self.seconds if self.seconds > 0 else 0.0
+
+    def markdown(self, limit: int = 200) -> str:
+        rows = ["| file | collection | size | outcome |", "| --- | --- | ---: | --- |"]
+        for outcome in self.outcomes[:limit]:
+            state = outcome.error or (
+                "already staged" if outcome.result and outcome.result.skipped else "staged"
+            )
+            rows.append(
+                f"| {outcome.task.source.name} | {outcome.task.collection} | {outcome.task.source.size:,} | {state} |"
+            )
+        if len(self.outcomes) > limit:
+            rows.append(f"| ... {len(self.outcomes) - limit} more | | | |")
+        return "\n".join(rows)
+
+
+def stage_all(
+    client: StationClient,
+    transfer: Transfer,
+    tasks: Sequence[StageTask],
+    parallel: int,
+    on_done: Callable[[StageOutcome], None] | None = None,
+) -> StagingReport:
+    started = time.monotonic()
+
+    def run(task: StageTask) -> StageOutcome:
+        try:
+            result = transfer.stage(client, task.source, task.bucket, task.key)
+            outcome = StageOutcome(task, result, task.build_item(result.object.href))
+        except RsAssetsError as exc:
+            outcome = StageOutcome(task, error=str(exc))
+        except Exception as exc:  # a bug or an unexpected library error must not lose the other files
+            outcome = StageOutcome(task, error=f"{type(exc).__name__}: {exc}")
+        if on_done:
+            on_done(outcome)
+        return outcome
+
+    with ThreadPoolExecutor(max(1, parallel), thread_name_prefix=f"stage-{client.name}") as pool:
+        outcomes = list(pool.map(run, tasks))
+    return StagingReport(outcomes, time.monotonic() - started)

@@ -1,0 +1,146 @@
+"""Station -> S3 streaming without local disk: verified, resumable, and invisible until complete.
+
+Small files go up in one PUT (S3 checks its Content-MD5); large ones as multipart uploads whose completion is
+the commit point, so a final key only ever holds a whole, verified object. An object already present with the
+expected size and MD5 is not downloaded again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Literal
+
+from .errors import RsAssetsError
+from .object_store import MD5_META, ObjectInfo, ObjectStore
+from .station import StationClient
+
+MiB = 1024 * 1024
+
+
+class VerificationError(RsAssetsError):
+    """The bytes received do not match what the station announced (size or MD5)."""
+
+
+@dataclass(frozen=True)
+class TransferSettings:
+    part_size: int = 32 * MiB
+    upload_concurrency: int = 4
+    read_chunk: int = 1 * MiB
+
+
+@dataclass(frozen=True)
+class Source:
+    """What to fetch from a station, and what it must turn out to be."""
+
+    entity: Literal["Files", "Products"]
+    entity_id: str
+    name: str
+    size: int
+    md5: str | None = None
+
+
+@dataclass(frozen=True)
+class TransferResult:
+    object: ObjectInfo
+    skipped: bool
+    seconds: float
+
+    @property
+    def transferred_bytes(self) -> int:
+        return 0 if self.skipped else self.object.size
+
+
+def is_verified(existing: ObjectInfo | None, source: Source) -> bool:
+    if existing is None or existing.size != source.size:
+        return False
+    return source.md5 is None or existing.md5 == source.md5.lower()
+
+
+class Transfer:
+    def __init__(self, store: ObjectStore, settings: TransferSettings | None = None):
+        self.store = store
+        self.settings = settings or TransferSettings()
+
+    def stage(self, client: StationClient, source: Source, bucket: str, key: str) -> TransferResult:
+        started = time.monotonic()
+        existing = self.store.head(bucket, key)
+        if is_verified(existing, source):
+            assert existing is not None
+            return TransferResult(existing, skipped=True, seconds=time.monotonic() - started)
+        stream = client.iter_download(
+            source.entity, source.entity_id, expected_size=source.size, chunk_size=self.settings.read_chunk
+        )
+        where = f"station {client.name!r} {source.entity}({source.entity_id}) {source.name} -> s3://{bucket}/{key}"
+        if source.size <= self.settings.part_size:
+            info = self._single(stream, source, bucket, key, where)
+        else:
+            info = self._multipart(stream, source, bucket, key, where)
+        return TransferResult(info, skipped=False, seconds=time.monotonic() - started)
+
+    def _check(self, received: int, digest: str, source: Source, where: str) -> None:
+        if received != source.size:
+            raise VerificationError(f"{where}: received {received} bytes, station announced {source.size}")
+        if source.md5 and digest != source.md5.lower():
+            raise VerificationError(
+                f"{where}: MD5 {digest} does not match the station's {source.md5.lower()}"
+            )
+
+    def _single(self, stream, source: Source, bucket: str, key: str, where: str) -> ObjectInfo:  # type: ignore[no-untyped-def]
+        buffer = bytearray()
+        digest = hashlib.md5()
+        for chunk in stream:
+            buffer += chunk
+            digest.update(chunk)
+        self._check(len(buffer), digest.hexdigest(), source, where)
+        self.store.put(bucket, key, buffer, digest.hexdigest())
+        return ObjectInfo(bucket, key, len(buffer), digest.hexdigest())
+
+    def _multipart(self, stream, source: Source, bucket: str, key: str, where: str) -> ObjectInfo:  # type: ignore[no-untyped-def]
+        settings = self.settings
+        self.store.abort_stale_uploads(bucket, key)
+        # The station's MD5, when it gives one, is recorded up front: completion only happens if it matched.
+        metadata = {MD5_META: source.md5.lower()} if source.md5 else {}
+        upload_id = self.store.start_multipart(bucket, key, metadata)
+        digest = hashlib.md5()
+        received = 0
+        # Memory stays at (concurrency + 1) parts whatever the file size.
+        slots = threading.BoundedSemaphore(settings.upload_concurrency)
+        pending: list[Future[dict]] = []
+        completed = False
+        try:
+            with ThreadPoolExecutor(settings.upload_concurrency, thread_name_prefix="s3-part") as pool:
+
+                def submit(number: int, part: bytearray) -> None:
+                    slots.acquire()
+                    future = pool.submit(
+                        self.store.upload_part, bucket, key, upload_id, number, memoryview(part)
+                    )
+                    future.add_done_callback(lambda _: slots.release())
+                    pending.append(future)
+
+                part = bytearray()
+                number = 1
+                for chunk in stream:
+                    digest.update(chunk)
+                    received += len(chunk)
+                    part += chunk
+                    while len(part) >= settings.part_size:
+                        submit(number, part[: settings.part_size])
+                        del part[: settings.part_size]
+                        number += 1
+                    for future in [f for f in pending if f.done()]:
+                        future.result()
+                if part:
+                    submit(number, part)
+                parts = [future.result() for future in pending]
+            self._check(received, digest.hexdigest(), source, where)
+            self.store.complete(bucket, key, upload_id, parts)
+            completed = True
+        finally:
+            if not completed:
+                self.store.abort(bucket, key, upload_id)
+        return ObjectInfo(bucket, key, received, digest.hexdigest())

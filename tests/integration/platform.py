@@ -1,0 +1,129 @@
+"""Real-service wiring shared by the family tests: S3 buckets, catalog, resources pointed at a simulator."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import boto3
+import dagster as dg
+import yaml
+
+from rs_assets.resources import CatalogResource, ObjectStorage, StationsResource
+from rs_assets.settings import SIMULATOR_PASSWORD_ENV, SIMULATOR_SECRET_ENV
+from rs_assets.simulator.server import StationSimulator
+
+ACCESS_KEY = os.environ.get("AWS_ACCESS_KEY_ID", "rsassets")
+SECRET_KEY = os.environ.get("AWS_SECRET_ACCESS_KEY", "rsassets-local-secret")
+
+
+def s3_client(endpoint: str):  # type: ignore[no-untyped-def]
+    return boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id=ACCESS_KEY,
+        aws_secret_access_key=SECRET_KEY,
+    )
+
+
+def stations_file(simulator: StationSimulator, path: Path, **overrides: object) -> Path:
+    profiles = {"strict": "default", "mps": "mps", "lenient": "standard"}
+    entries = [
+        {
+            "name": s.name,
+            "kind": s.kind,
+            "base_url": simulator.station_url(s.name),
+            "profile": profiles[s.strictness],
+            "max_parallel_downloads": 4,
+            "oauth2": {
+                "token_url": simulator.token_url,
+                "client_id": simulator.config.identity.client_id,
+                "username": simulator.config.identity.username,
+                "client_secret_env": SIMULATOR_SECRET_ENV,
+                "password_env": SIMULATOR_PASSWORD_ENV,
+            },
+        }
+        | overrides
+        for s in simulator.config.stations
+    ]
+    path.write_text(yaml.safe_dump({"stations": entries}))
+    return path
+
+
+@dataclass
+class Platform:
+    """Buckets of one test (a data bucket chosen by the rules, and the system bucket), a catalog owner."""
+
+    endpoint: str
+    catalog_url: str | None
+    sqlite_path: Path | None
+    owner: str
+    data_bucket: str
+    system_bucket: str
+    rules_file: Path
+    stations_path: Path
+
+    @property
+    def s3(self):  # type: ignore[no-untyped-def]
+        return s3_client(self.endpoint)
+
+    def resources(self, *, catalog_url: str | None = None) -> dict[str, object]:
+        url = catalog_url or self.catalog_url
+        catalog = (
+            CatalogResource(backend="stac_api", url=url, owner=self.owner)
+            if url
+            else CatalogResource(backend="sqlite", sqlite_path=str(self.sqlite_path), owner=self.owner)
+        )
+        return {
+            "stations": StationsResource(stations_file=str(self.stations_path)),
+            "storage": ObjectStorage(
+                endpoint_url=self.endpoint,
+                region_name="us-east-1",
+                aws_access_key_id=ACCESS_KEY,
+                aws_secret_access_key=SECRET_KEY,
+                bucket=self.system_bucket,
+                bucket_rules_file=str(self.rules_file),
+                part_size_mib=5,
+            ),
+            "catalog": catalog,
+        }
+
+    def listing(self, prefix: str = "") -> dict[str, int]:
+        paginator = self.s3.get_paginator("list_objects_v2")
+        return {
+            obj["Key"]: obj["Size"]
+            for page in paginator.paginate(Bucket=self.data_bucket, Prefix=prefix)
+            for obj in page.get("Contents", [])
+        }
+
+    def read(self, key: str) -> bytes:
+        return self.s3.get_object(Bucket=self.data_bucket, Key=key)["Body"].read()
+
+
+def make_platform(
+    endpoint: str, catalog_url: str | None, tmp: Path, unique: str, simulator: StationSimulator
+) -> Platform:
+    os.environ.setdefault(SIMULATOR_SECRET_ENV, simulator.config.identity.client_secret)
+    os.environ.setdefault(SIMULATOR_PASSWORD_ENV, simulator.config.identity.password)
+    data, system = f"data-{unique}", f"sys-{unique}"
+    client = s3_client(endpoint)
+    for bucket in (data, system):
+        client.create_bucket(Bucket=bucket)
+    rules = tmp / "rules.csv"
+    rules.write_text(f"owner,collection,product_type,expiration_days,bucket\n*,*,*,30,{data}\n")
+    return Platform(
+        endpoint=endpoint,
+        catalog_url=catalog_url,
+        sqlite_path=tmp / "catalog.sqlite",
+        owner=f"o{unique}",
+        data_bucket=data,
+        system_bucket=system,
+        rules_file=rules,
+        stations_path=stations_file(simulator, tmp / "stations.yaml"),
+    )
+
+
+def instance() -> dg.DagsterInstance:
+    return dg.DagsterInstance.ephemeral()

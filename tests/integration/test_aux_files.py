@@ -1,0 +1,218 @@
+"""AUX files end to end against the simulator, SeaweedFS and the STAC API on PostgreSQL."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import timedelta
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from rs_assets.assets.auxip import build_auxip
+from rs_assets.assets.partitions import daily_partitions
+from rs_assets.core.archives import strip_archive_suffix
+from rs_assets.core.catalog import CollectionNaming, StacApiCatalog
+from rs_assets.core.stac_mapping import CollectionNames
+from rs_assets.simulator.config import Faults, SimStation
+from rs_assets.simulator.content import archive_members, nested_member, nested_members
+from rs_assets.simulator.server import StationSimulator
+from tests.conftest import HISTORY_END, SimulatorFactory
+from tests.integration.platform import Platform, make_platform
+
+DAY = (HISTORY_END - timedelta(days=1)).date()
+AUX = build_auxip("ADGS", daily_partitions("2026-11-01"), CollectionNames())
+ASSETS = {a.key.to_user_string(): a for a in AUX.assets or []}  # type: ignore[union-attr]
+
+
+def materialize(
+    platform: Platform, *names: str, catalog_url: str | None = None, config: dict | None = None
+) -> dg.ExecuteInProcessResult:
+    return dg.materialize(
+        [ASSETS[n] for n in names],
+        partition_key=DAY.isoformat(),
+        resources=platform.resources(catalog_url=catalog_url),
+        run_config={"ops": {"aux_files": {"config": config}}} if config else None,
+        raise_on_error=False,
+    )
+
+
+def metadata(result: dg.ExecuteInProcessResult, asset: str) -> dict:
+    events = [e for e in result.get_asset_materialization_events() if e.asset_key.to_user_string() == asset]
+    assert events, (
+        f"{asset} was not materialized: {[e.event_type_value for e in result.all_events if e.is_failure]}"
+    )
+    return {k: v.value for k, v in events[-1].materialization.metadata.items()}
+
+
+def day_products(sim: StationSimulator) -> list[dict]:
+    products, _ = sim.data.stations["ADGS"].entity_set("Products", sim.data.now())
+    return [p for p in products if p["PublicationDate"].startswith(DAY.isoformat())]
+
+
+def downloads(sim: StationSimulator) -> list[str]:
+    return [r["path"] for r in sim.requests if r["path"].endswith("$value")]
+
+
+@pytest.fixture
+def sim(simulator_factory: SimulatorFactory) -> StationSimulator:
+    return simulator_factory(
+        SimStation(name="ADGS", kind="auxip", products_per_day=240, days=2, product_scale=0.1)
+    )
+
+
+@pytest.fixture
+def platform(
+    s3_endpoint: str, stac_api_url: str, tmp_path: Path, unique: str, sim: StationSimulator
+) -> Platform:
+    return make_platform(s3_endpoint, stac_api_url, tmp_path, unique, sim)
+
+
+def catalog_of(platform: Platform) -> StacApiCatalog:
+    assert platform.catalog_url
+    return StacApiCatalog(platform.catalog_url, CollectionNaming(owner=platform.owner))
+
+
+def test_a_day_is_staged_verified_and_published_once(sim: StationSimulator, platform: Platform) -> None:
+    products = day_products(sim)
+    assert len(products) == 240
+    result = materialize(platform, "aux_files", "aux_catalog")
+    assert result.success
+    staged = metadata(result, "aux_files")
+    assert (staged["count"], staged["staged"], staged["skipped"], staged["failed"]) == (240, 240, 0, 0)
+    assert staged["bytes"] == sum(p["ContentLength"] for p in products)
+
+    keys = platform.listing()
+    expected = {}
+    for p in products:
+        mission = p["Name"][1]
+        expected[f"{platform.owner}/s{mission}-aux/{p['Name']}/{p['Name']}"] = p
+    assert set(keys) == set(expected)
+    for key, product in expected.items():
+        assert hashlib.md5(platform.read(key)).hexdigest() == product["Checksum"][0]["Value"]
+
+    published = metadata(result, "aux_catalog")
+    assert published["published"] == 240 and published["already_published"] == 0
+    catalog = catalog_of(platform)
+    for mission in "123":
+        names = [p["Name"] for p in products if p["Name"][1] == mission]
+        assert catalog.existing_ids(f"s{mission}-aux", names) == set(names)
+    one = products[0]
+    item = catalog.get_item(f"s{one['Name'][1]}-aux", one["Name"])
+    assert item is not None
+    asset = item["assets"][one["Name"]]
+    assert (
+        asset["href"]
+        == f"s3://{platform.data_bucket}/{platform.owner}/s{one['Name'][1]}-aux/{one['Name']}/{one['Name']}"
+    )
+    assert asset["file:checksum"] == "d510" + one["Checksum"][0]["Value"]
+
+    before = len(downloads(sim))
+    again = materialize(platform, "aux_files", "aux_catalog")
+    assert again.success
+    second = metadata(again, "aux_files")
+    assert (second["staged"], second["skipped"], second["bytes"]) == (0, 240, 0)
+    assert metadata(again, "aux_catalog")["published"] == 0
+    assert len(downloads(sim)) == before
+    assert set(platform.listing()) == set(expected)
+
+
+def test_run_config_filters_by_product_type_and_mission(sim: StationSimulator, platform: Platform) -> None:
+    result = materialize(
+        platform, "aux_files", config={"product_types": ["AUX_CAL", "AUX_PP2"], "missions": ["S1"]}
+    )
+    assert result.success
+    wanted = [
+        p
+        for p in day_products(sim)
+        if p["Name"].split("_")[2] in ("CAL", "PP2") and p["Name"].startswith("S1")
+    ]
+    assert metadata(result, "aux_files")["staged"] == len(wanted) > 0
+    assert {k.rsplit("/", 1)[1] for k in platform.listing()} == {p["Name"] for p in wanted}
+
+
+def test_faults_on_a_fifth_of_requests_lose_nothing(
+    simulator_factory: SimulatorFactory, s3_endpoint: str, stac_api_url: str, tmp_path: Path, unique: str
+) -> None:
+    faults = Faults(error_rate=0.08, throttle_rate=0.06, retry_after=0, drop_rate=0.2, drop_after_bytes=1500)
+    sim = simulator_factory(
+        SimStation(name="ADGS", kind="auxip", products_per_day=60, days=2, product_scale=0.2, faults=faults)
+    )
+    platform = make_platform(s3_endpoint, stac_api_url, tmp_path, unique, sim)
+    result = materialize(platform, "aux_files", "aux_catalog")
+    assert result.success, [e.message for e in result.all_events if e.is_failure]
+    products = day_products(sim)
+    keys = platform.listing()
+    assert len(keys) == len(products) == 60
+    by_name = {k.rsplit("/", 1)[1]: k for k in keys}
+    for p in products:
+        assert hashlib.md5(platform.read(by_name[p["Name"]])).hexdigest() == p["Checksum"][0]["Value"]
+    statuses = [r for r in sim.requests if r["station"] == "ADGS"]
+    assert len(statuses) > 60  # faults really happened and were retried
+    catalog = catalog_of(platform)
+    found = sum(len(catalog.existing_ids(f"s{m}-aux", [p["Name"] for p in products])) for m in "123")
+    assert found == 60
+
+
+def test_catalog_down_then_publication_catches_up_without_downloading(
+    sim: StationSimulator, platform: Platform
+) -> None:
+    down = materialize(platform, "aux_files", "aux_catalog", catalog_url="http://127.0.0.1:9")
+    staged = metadata(down, "aux_files")
+    assert staged["staged"] == 240
+    assert not down.success
+    assert not [
+        e for e in down.get_asset_materialization_events() if e.asset_key.to_user_string() == "aux_catalog"
+    ]
+    before = len(downloads(sim))
+    caught_up = materialize(platform, "aux_catalog")
+    assert caught_up.success
+    assert metadata(caught_up, "aux_catalog")["published"] == 240
+    assert len(downloads(sim)) == before
+
+
+def test_archives_are_normalized_with_exact_listings(
+    simulator_factory: SimulatorFactory, s3_endpoint: str, stac_api_url: str, tmp_path: Path, unique: str
+) -> None:
+    sim = simulator_factory(
+        SimStation(name="ADGS", kind="auxip", products_per_day=30, days=2, product_scale=0.05)
+    )
+    platform = make_platform(s3_endpoint, stac_api_url, tmp_path, unique, sim)
+    result = materialize(platform, "aux_files", "aux_catalog", "aux_archives")
+    assert result.success, [e.message for e in result.all_events if e.is_failure]
+    products = day_products(sim)
+    seed = sim.data.stations["ADGS"].seed
+    expected: set[str] = set()
+    archives = 0
+    for p in products:
+        name = p["Name"]
+        base = f"{platform.owner}/s{name[1]}-aux/{name}"
+        stem = strip_archive_suffix(name)
+        if stem == name:
+            expected.add(f"{base}/{name}")
+            continue
+        archives += 1
+        members = archive_members(name, seed, 0.05)
+        relative = [m.split("/", 1)[1] for m in members]
+        nested = nested_member(name, seed)
+        if nested:
+            folder = nested.rsplit("/", 1)[0]
+            relative += [f"{folder}/{m}" for m in nested_members(name, seed)]
+        expected |= {f"{base}/{stem}/{r}" for r in relative}
+    assert archives > 5
+    assert set(platform.listing()) == expected
+    meta = metadata(result, "aux_archives")
+    assert meta["normalized"] == archives and meta["nested_archives"] > 0
+    catalog = catalog_of(platform)
+    archived = next(p for p in products if strip_archive_suffix(p["Name"]) != p["Name"])
+    item = catalog.get_item(f"s{archived['Name'][1]}-aux", archived["Name"])
+    assert item is not None
+    stem = strip_archive_suffix(archived["Name"])
+    assert list(item["assets"]) == [stem]
+    assert (
+        item["assets"][stem]["href"]
+        == f"s3://{platform.data_bucket}/{platform.owner}/s{archived['Name'][1]}-aux/{archived['Name']}/{stem}/"
+    )
+    rerun = materialize(platform, "aux_archives")
+    assert rerun.success and metadata(rerun, "aux_archives")["normalized"] == 0
+    assert set(platform.listing()) == expected
