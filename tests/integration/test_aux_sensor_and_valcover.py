@@ -1,0 +1,170 @@
+"""The AUXIP sensor (cursor, cap, no duplicates) and on-demand ValCover staging."""
+
+from __future__ import annotations
+
+import random
+from datetime import timedelta
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from rs_assets.core.catalog import CollectionNaming, StacApiCatalog
+from rs_assets.core.timeutil import parse_datetime
+from rs_assets.resources import StationsResource
+from rs_assets.sensors.stations import auxip_sensor
+from rs_assets.simulator.config import SimStation
+from rs_assets.simulator.server import StationSimulator
+from tests.conftest import SimulatorFactory
+from tests.integration.platform import Platform, make_platform
+from tests.integration.test_aux_files import AUX
+
+VALCOVER = next(j for j in AUX.jobs or [] if getattr(j, "name", None) == "aux_valcover_staging")
+
+
+@pytest.fixture
+def sim(simulator_factory: SimulatorFactory) -> StationSimulator:
+    return simulator_factory(
+        SimStation(name="ADGS", kind="auxip", products_per_day=40, days=2, product_scale=0.05)
+    )
+
+
+@pytest.fixture
+def platform(
+    s3_endpoint: str, stac_api_url: str, tmp_path: Path, unique: str, sim: StationSimulator
+) -> Platform:
+    return make_platform(s3_endpoint, stac_api_url, tmp_path, unique, sim)
+
+
+def tick(sensor: dg.SensorDefinition, platform: Platform, cursor: str | None) -> dg.SensorResult:
+    resources = {"stations": StationsResource(stations_file=str(platform.stations_path))}
+    with dg.build_sensor_context(cursor=cursor, resources=resources) as context:
+        result = sensor(context)
+    assert isinstance(result, dg.SensorResult)
+    return result
+
+
+def station_requests(sim: StationSimulator) -> int:
+    return sum(1 for r in sim.requests if r["station"] == "ADGS")
+
+
+def test_sensor_requests_each_day_once_and_then_only_new_data(
+    sim: StationSimulator, platform: Platform
+) -> None:
+    sensor = auxip_sensor("ADGS", "aux_staging", lookback=timedelta(days=30))
+    products, _ = sim.data.stations["ADGS"].entity_set("Products", sim.data.now())
+    days = sorted({p["PublicationDate"][:10] for p in products})
+
+    first = tick(sensor, platform, None)
+    assert sorted(r.partition_key for r in first.run_requests or []) == days
+    assert station_requests(sim) <= 2
+
+    before = station_requests(sim)
+    quiet = tick(sensor, platform, first.cursor)
+    assert quiet.run_requests == []
+    assert station_requests(sim) - before <= 2
+
+    station = sim.data.stations["ADGS"]
+    latest = max(parse_datetime(p["PublicationDate"]) for p in products)
+    station._add_aux(random.Random(7), latest + timedelta(minutes=3))  # a product published after the mark
+    fresh = tick(sensor, platform, quiet.cursor)
+    assert [r.partition_key for r in fresh.run_requests or []] == [
+        (latest + timedelta(minutes=3)).date().isoformat()
+    ]
+    first_keys = {r.run_key for r in first.run_requests or []}
+    assert not first_keys & {r.run_key for r in fresh.run_requests or []}
+    assert tick(sensor, platform, fresh.cursor).run_requests == []
+
+
+def test_capped_ticks_lose_and_duplicate_nothing(sim: StationSimulator, platform: Platform) -> None:
+    sensor = auxip_sensor("ADGS", "aux_staging", lookback=timedelta(days=30), max_runs=1)
+    products, _ = sim.data.stations["ADGS"].entity_set("Products", sim.data.now())
+    days = sorted({p["PublicationDate"][:10] for p in products})
+    requested: list[str] = []
+    cursor = None
+    for _ in range(len(days) + 2):
+        result = tick(sensor, platform, cursor)
+        assert len(result.run_requests or []) <= 1
+        requested += [r.partition_key for r in result.run_requests or []]
+        cursor = result.cursor
+    assert requested == days
+
+
+def valcover_config(product: dict, collection: str, latest: bool = False) -> dict:
+    start = parse_datetime(product["ContentDate"]["Start"])
+    end = parse_datetime(product["ContentDate"]["End"])
+    assert start and end
+    middle = start + (end - start) / 2
+    product_type = next(a["Value"] for a in product["Attributes"] if a["Name"] == "productType")
+    return {
+        "start": (middle - timedelta(minutes=30)).isoformat(),
+        "end": (middle + timedelta(minutes=30)).isoformat(),
+        "product_type": product_type,
+        "collection": collection,
+        "latest": latest,
+    }
+
+
+def expected_valcover(sim: StationSimulator, config: dict) -> list[dict]:
+    products, _ = sim.data.stations["ADGS"].entity_set("Products", sim.data.now())
+    start, end = parse_datetime(config["start"]), parse_datetime(config["end"])
+    return [
+        p
+        for p in products
+        if any(a["Name"] == "productType" and a["Value"] == config["product_type"] for a in p["Attributes"])
+        and parse_datetime(p["ContentDate"]["Start"]) < start
+        and parse_datetime(p["ContentDate"]["End"]) > end
+    ]
+
+
+def test_valcover_job_stages_what_the_catalog_lacks(sim: StationSimulator, platform: Platform) -> None:
+    products, _ = sim.data.stations["ADGS"].entity_set("Products", sim.data.now())
+    job = VALCOVER
+    config = valcover_config(products[5], "valcover-aux")
+    wanted = expected_valcover(sim, config)
+    assert wanted
+    result = job.execute_in_process(
+        run_config={"ops": {"stage_aux_valcover": {"config": config}}}, resources=platform.resources()
+    )
+    assert result.success
+    assert sorted(result.output_for_node("stage_aux_valcover")) == sorted(p["Name"] for p in wanted)
+    catalog = StacApiCatalog(platform.catalog_url or "", CollectionNaming(owner=platform.owner))
+    assert catalog.existing_ids("valcover-aux", [p["Name"] for p in wanted]) == {p["Name"] for p in wanted}
+
+    again = job.execute_in_process(
+        run_config={"ops": {"stage_aux_valcover": {"config": config}}}, resources=platform.resources()
+    )
+    assert again.output_for_node("stage_aux_valcover") == []
+
+
+def test_latest_valcover_keeps_the_most_recent(sim: StationSimulator, platform: Platform) -> None:
+    products, _ = sim.data.stations["ADGS"].entity_set("Products", sim.data.now())
+    job = VALCOVER
+    config = valcover_config(products[3], "latest-aux", latest=True)
+    wanted = expected_valcover(sim, config)
+    newest = max(
+        wanted, key=lambda p: next(a["Value"] for a in p["Attributes"] if a["Name"] == "processingDate")
+    )
+    result = job.execute_in_process(
+        run_config={"ops": {"stage_aux_valcover": {"config": config}}}, resources=platform.resources()
+    )
+    assert result.output_for_node("stage_aux_valcover") == [newest["Name"]]
+
+
+def test_valcover_window_that_ends_before_it_starts_is_refused(platform: Platform) -> None:
+    job = VALCOVER
+    config = {
+        "start": "2026-11-20T00:00:00Z",
+        "end": "2026-11-19T00:00:00Z",
+        "product_type": "AUX_PP2",
+        "collection": "x",
+    }
+    result = job.execute_in_process(
+        run_config={"ops": {"stage_aux_valcover": {"config": config}}},
+        resources=platform.resources(),
+        raise_on_error=False,
+    )
+    assert not result.success
+    assert "ends" in str(result.all_events[-1].message) or any(
+        "before it starts" in str(e.event_specific_data) for e in result.all_events
+    )
