@@ -107,7 +107,7 @@ start_seaweedfs() {  # start_seaweedfs DIR S3_PORT
     spawn "$dir/weed.log" weed mini -dir="$dir" -ip=127.0.0.1 -ip.bind=127.0.0.1 \
         -s3.port="$port" -master.port="$base" -volume.port="$((base + 1))" -filer.port="$((base + 2))" \
         -admin.port="$((base + 3))" -admin.ui=false -s3.port.iceberg="$((base + 4))" \
-        -s3.port.lance="$((base + 5))" -webdav=false -metricsPort="$((base + 6))"
+        -s3.port.lance="$((base + 5))" -webdav=false -metricsPort="$((base + 6))" -volume.max=2000
     export RS_ASSETS_S3_ENDPOINT="http://127.0.0.1:$port"
     wait_for "SeaweedFS S3 on port $port" 90 python3 -c "import socket; socket.create_connection(('127.0.0.1', $port), 1)"
 }

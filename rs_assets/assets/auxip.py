@@ -8,12 +8,12 @@ from rs_assets.assets.reporting import Progress, staging_metadata
 from rs_assets.assets.stations import station_key
 from rs_assets.core.auxip import ValCoverWindow, aux_task, latest_created, published_on
 from rs_assets.core.errors import RsAssetsError
-from rs_assets.core.manifest import ManifestEntry, manifest_key, merge, read_manifest, write_manifest
+from rs_assets.core.manifest import Ledger, ManifestEntry, manifest_key, read_manifest
 from rs_assets.core.normalization import archive_assets, leftover_archives, normalize_item
 from rs_assets.core.object_store import split_href
-from rs_assets.core.publication import publish, raise_if_refused
+from rs_assets.core.publication import publish
 from rs_assets.core.stac_mapping import CollectionNames
-from rs_assets.core.staging import StageTask, StagingReport, stage_all
+from rs_assets.core.staging import StageTask, StagingReport, stage_all, stage_recorded
 from rs_assets.core.timeutil import parse_datetime
 from rs_assets.resources import CatalogResource, ObjectStorage, StationsResource
 from rs_assets.sensors.stations import auxip_sensor
@@ -75,19 +75,18 @@ def build_auxip(station: str, partitions: dg.PartitionsDefinition, names: Collec
                 tasks.append(aux_task(product, owner, names, rules))
             except RsAssetsError as exc:
                 planning_errors.append(f"{product.Name}: {exc}")
-        report = stage_all(
+        store = storage.store()
+        ledger = Ledger(store, storage.bucket, FAMILY, context.partition_key)
+        report = stage_recorded(
             client,
             storage.transfer(),
             tasks,
             stations.stations().station(station).max_parallel_downloads,
+            ledger,
             Progress(context.log, len(tasks), f"{station} {day}"),
         )
-        store = storage.store()
-        key = manifest_key(FAMILY, context.partition_key)
-        entries = [ManifestEntry(o.task.collection, o.item) for o in report.succeeded if o.item]
-        write_manifest(store, storage.bucket, key, merge(read_manifest(store, storage.bucket, key), entries))
         metadata = staging_metadata(report) | {
-            "manifest": dg.MetadataValue.path(f"s3://{storage.bucket}/{key}")
+            "manifest": dg.MetadataValue.path(f"s3://{storage.bucket}/{ledger.key}")
         }
         if planning_errors:
             raise dg.Failure(
@@ -117,8 +116,7 @@ def build_auxip(station: str, partitions: dg.PartitionsDefinition, names: Collec
             raise dg.Failure(
                 f"no staging manifest s3://{storage.bucket}/{key}: materialize aux_files for {context.partition_key} first"
             )
-        report = publish(cat, store, entries)
-        raise_if_refused(report, f"aux_catalog {context.partition_key}")
+        report = publish(cat, entries)
         table = "\n".join(
             ["| collection | new | already there |", "| --- | ---: | ---: |"]
             + [
@@ -224,8 +222,7 @@ def build_auxip(station: str, partitions: dg.PartitionsDefinition, names: Collec
             client, storage.transfer(), tasks, stations.stations().station(station).max_parallel_downloads
         )
         items = [o.item for o in report.succeeded if o.item]
-        pub = publish(cat, storage.store(), [ManifestEntry(config.collection, item) for item in items])
-        raise_if_refused(pub, "ValCover staging")
+        publish(cat, [ManifestEntry(config.collection, item) for item in items])
         metadata = staging_metadata(report) | {
             "selected": dg.MetadataValue.int(len(products)),
             "already_in_catalog": dg.MetadataValue.int(len(present)),

@@ -10,7 +10,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-import requests
+import urllib3
 
 from .errors import StationAuthError, StationUnavailable
 from .retry import RetryPolicy, is_retriable_status
@@ -32,7 +32,7 @@ class TokenManager:
         self,
         station: str,
         credentials: OAuth2Credentials,
-        http: requests.Session,
+        http: urllib3.PoolManager,
         retry: RetryPolicy | None = None,
         timeout: float = 30.0,
     ):
@@ -84,10 +84,15 @@ class TokenManager:
         grant = payload["grant_type"]
         for attempt in range(1, self._retry.attempts + 1):
             try:
-                response = self._http.post(
-                    creds.token_url, data=payload, headers=headers, timeout=self._timeout
+                response = self._http.request(
+                    "POST",
+                    creds.token_url,
+                    fields=payload,
+                    encode_multipart=False,
+                    headers=headers,
+                    timeout=self._timeout,
                 )
-            except (requests.ConnectionError, requests.Timeout) as exc:
+            except (urllib3.exceptions.HTTPError, OSError) as exc:
                 if attempt == self._retry.attempts:
                     raise StationUnavailable(
                         self._station,
@@ -96,18 +101,18 @@ class TokenManager:
                     ) from None
                 time.sleep(self._retry.delay(attempt))
                 continue
-            if is_retriable_status(response.status_code) and attempt < self._retry.attempts:
+            if is_retriable_status(response.status) and attempt < self._retry.attempts:
                 time.sleep(self._retry.delay(attempt, response.headers.get("Retry-After")))
                 continue
-            if response.status_code != 200:
+            if response.status != 200:
                 if allow_refusal:
                     return False
                 raise StationAuthError(
                     self._station,
-                    f"{grant} grant refused with HTTP {response.status_code} (check the client id, username "
+                    f"{grant} grant refused with HTTP {response.status} (check the client id, username "
                     "and the secrets' environment variables)",
                     url=creds.token_url,
-                    status=response.status_code,
+                    status=response.status,
                 )
             try:
                 body = response.json()

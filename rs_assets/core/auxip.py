@@ -134,5 +134,6 @@ def aux_task(
         bucket=placement.bucket,
         key=object_key(owner, collection, product.Name, product.Name),
         collection=collection,
+        item_id=product.Name,
         build_item=build,
     )

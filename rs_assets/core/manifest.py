@@ -51,3 +51,31 @@ def merge(old: list[ManifestEntry] | None, new: list[ManifestEntry]) -> list[Man
     merged = {(e.collection, e.item["id"]): e for e in old or []}
     merged.update({(e.collection, e.item["id"]): e for e in new})
     return list(merged.values())
+
+
+class Ledger:
+    """The manifest of one partition plus an in-progress marker.
+
+    The marker exists only while a staging run is under way, so finding it at the start means the previous
+    run was killed: only then can objects exist that the manifest does not list, and only then is each key
+    looked up before downloading. A clean history needs no lookup per file.
+    """
+
+    def __init__(self, store: ObjectStore, bucket: str, family: str, partition: str):
+        self.store, self.bucket = store, bucket
+        self.key = manifest_key(family, partition)
+        self.marker = self.key.removesuffix(".json") + ".running"
+
+    def open(self) -> tuple[list[ManifestEntry], bool]:
+        entries = read_manifest(self.store, self.bucket, self.key) or []
+        interrupted = self.store.head(self.bucket, self.marker) is not None
+        body = b"staging in progress"
+        self.store.put(self.bucket, self.marker, body, hashlib.md5(body).hexdigest())
+        return entries, interrupted
+
+    def save(self, entries: list[ManifestEntry]) -> None:
+        write_manifest(self.store, self.bucket, self.key, entries)
+
+    def close(self, entries: list[ManifestEntry]) -> None:
+        self.save(entries)
+        self.store.delete(self.bucket, self.marker)

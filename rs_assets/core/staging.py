@@ -6,6 +6,7 @@ the report carries exactly the items whose objects were written and verified.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -13,6 +14,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import RsAssetsError
+from .manifest import Ledger, ManifestEntry, merge
+from .object_store import ObjectInfo
 from .station import StationClient
 from .transfer import Source, Transfer, TransferResult
 
@@ -33,7 +36,12 @@ class StageTask:
     bucket: str
     key: str
     collection: str
+    item_id: str
     build_item: Callable[[str], Item]
+
+    @property
+    def href(self) -> str:
+        return f"s3://{self.bucket}/{self.key}"
 
 
 @dataclass(frozen=True)
@@ -93,12 +101,14 @@ def stage_all(
     tasks: Sequence[StageTask],
     parallel: int,
     on_done: Callable[[StageOutcome], None] | None = None,
+    *,
+    check_existing: bool = True,
 ) -> StagingReport:
     started = time.monotonic()
 
     def run(task: StageTask) -> StageOutcome:
         try:
-            result = transfer.stage(client, task.source, task.bucket, task.key)
+            result = transfer.stage(client, task.source, task.bucket, task.key, check_existing=check_existing)
             outcome = StageOutcome(task, result, task.build_item(result.object.href))
         except RsAssetsError as exc:
             outcome = StageOutcome(task, error=str(exc))
@@ -111,3 +121,65 @@ def stage_all(
     with ThreadPoolExecutor(max(1, parallel), thread_name_prefix=f"stage-{client.name}") as pool:
         outcomes = list(pool.map(run, tasks))
     return StagingReport(outcomes, time.monotonic() - started)
+
+
+def _recorded(task: StageTask, entry: ManifestEntry | None) -> bool:
+    """The ledger already holds this exact file (same object, size and checksum) as verified."""
+    if entry is None:
+        return False
+    for asset in entry.item.get("assets", {}).values():
+        if asset.get("href") == task.href and asset.get("file:size") == task.source.size:
+            checksum = asset.get("file:checksum")
+            return task.source.md5 is None or checksum is None or checksum.endswith(task.source.md5.lower())
+    return False
+
+
+def stage_recorded(
+    client: StationClient,
+    transfer: Transfer,
+    tasks: Sequence[StageTask],
+    parallel: int,
+    ledger: Ledger,
+    on_done: Callable[[StageOutcome], None] | None = None,
+    checkpoint_seconds: float = 5.0,
+) -> StagingReport:
+    """``stage_all`` through a partition's ledger: what it already verified is not touched again, progress is
+    checkpointed every few seconds, and lookups happen only after an interrupted run."""
+    started = time.monotonic()
+    previous, interrupted = ledger.open()
+    recorded = {(e.collection, e.item["id"]): e for e in previous}
+    done: list[StageOutcome] = []
+    todo: list[StageTask] = []
+    for task in tasks:
+        entry = recorded.get((task.collection, task.item_id))
+        if _recorded(task, entry):
+            assert entry is not None
+            info = ObjectInfo(task.bucket, task.key, task.source.size, task.source.md5)
+            done.append(StageOutcome(task, TransferResult(info, skipped=True, seconds=0.0), entry.item))
+        else:
+            todo.append(task)
+    fresh: list[ManifestEntry] = []
+    lock = threading.Lock()
+    last_save = time.monotonic()
+
+    def record(outcome: StageOutcome) -> None:
+        nonlocal last_save
+        if on_done:
+            on_done(outcome)
+        if outcome.item is None:
+            return
+        with lock:
+            fresh.append(ManifestEntry(outcome.task.collection, outcome.item))
+            if time.monotonic() - last_save >= checkpoint_seconds:
+                ledger.save(merge(previous, fresh))
+                last_save = time.monotonic()
+
+    for outcome in done:
+        if on_done:
+            on_done(outcome)
+    try:
+        report = stage_all(client, transfer, todo, parallel, record, check_existing=interrupted)
+    finally:
+        with lock:
+            ledger.close(merge(previous, fresh))
+    return StagingReport(done + report.outcomes, time.monotonic() - started)

@@ -11,11 +11,10 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Literal, TypeVar
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urlencode, urljoin, urlsplit
 
-import requests
 import urllib3
-from requests.adapters import HTTPAdapter
+from urllib3.response import BaseHTTPResponse
 
 from .auth import OAuth2Credentials, TokenManager
 from .errors import (
@@ -35,13 +34,8 @@ EntityT = TypeVar("EntityT", bound=StationEntity)
 
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _MAX_REDIRECTS = 5
-_TRANSIENT = (
-    requests.ConnectionError,
-    requests.Timeout,
-    requests.exceptions.ChunkedEncodingError,
-    urllib3.exceptions.ProtocolError,
-    urllib3.exceptions.ReadTimeoutError,
-)
+# Connection refused or reset, timeouts, truncated bodies: all worth another try.
+_TRANSIENT = (urllib3.exceptions.HTTPError, OSError)
 
 
 @dataclass(frozen=True)
@@ -70,9 +64,14 @@ def _netloc(url: str) -> str:
 
 
 class StationClient:
-    def __init__(self, config: StationConfig, http: requests.Session | None = None):
+    def __init__(self, config: StationConfig):
         self.config = config
-        self._http = http or _pooled_session(config.max_parallel_downloads)
+        self._http = urllib3.PoolManager(
+            num_pools=8,
+            maxsize=max(config.max_parallel_downloads * 2, 10),
+            retries=False,
+            timeout=urllib3.Timeout(connect=config.connect_timeout, read=config.read_timeout),
+        )
         self._tokens = (
             TokenManager(config.name, config.credentials, self._http, config.retry)
             if config.credentials
@@ -87,7 +86,7 @@ class StationClient:
         return self.config.name
 
     def close(self) -> None:
-        self._http.close()
+        self._http.clear()
 
     # -- search -------------------------------------------------------------------------------------------
 
@@ -150,12 +149,10 @@ class StationClient:
             body = response.json()
         except ValueError:
             raise BadStationResponse(
-                self.name, f"{describe}: response is not JSON ({response.text[:120]!r})", url=response.url
+                self.name, f"{describe}: response is not JSON ({response.data[:120]!r})", url=url
             ) from None
         if not isinstance(body, dict):
-            raise BadStationResponse(
-                self.name, f"{describe}: response is not a JSON object", url=response.url
-            )
+            raise BadStationResponse(self.name, f"{describe}: response is not a JSON object", url=url)
         return body
 
     # -- download -----------------------------------------------------------------------------------------
@@ -187,9 +184,10 @@ class StationClient:
                 headers["Range"] = f"bytes={position}-"
             response = self._send("GET", url, headers=headers, stream=True, what=what)
             attempt_start = position
+            complete = False
             try:
                 to_skip = self._bytes_to_skip(response, position, what)
-                for chunk in _read_available(response, chunk_size):
+                while chunk := response.read1(chunk_size):
                     if to_skip:
                         if len(chunk) <= to_skip:
                             to_skip -= len(chunk)
@@ -204,12 +202,14 @@ class StationClient:
                             f"{what}: got {position} bytes, station announced {expected_size}",
                             url=url,
                         )
+                    complete = True
                     return
                 failure = f"body ended at byte {position} of {expected_size}"
             except _TRANSIENT as exc:
                 failure = f"connection dropped at byte {position}: {type(exc).__name__}"
             finally:
-                response.close()
+                # A connection left mid-body must not go back to the pool.
+                response.release_conn() if complete else response.close()
             # A link that drops but keeps making progress is not failing: only stalls count.
             failures = 1 if position > attempt_start else failures + 1
             if failures >= self.config.retry.attempts:
@@ -218,10 +218,10 @@ class StationClient:
                 )
             time.sleep(self.config.retry.delay(failures))
 
-    def _bytes_to_skip(self, response: requests.Response, position: int, what: str) -> int:
+    def _bytes_to_skip(self, response: BaseHTTPResponse, position: int, what: str) -> int:
         if not position:
             return 0
-        if response.status_code == 200:
+        if response.status == 200:
             return position
         content_range = response.headers.get("Content-Range", "")
         if not content_range.startswith(f"bytes {position}-"):
@@ -241,16 +241,18 @@ class StationClient:
         headers: dict[str, str] | None = None,
         stream: bool = False,
         what: str,
-    ) -> requests.Response:
+    ) -> BaseHTTPResponse:
         """One logical request: retries, token refresh on 401, and redirects that guard the token."""
         policy = self.config.retry
+        if params:
+            url = f"{url}?{urlencode(params)}"
         auth_retried = False
         attempt = 0
         while True:
             attempt += 1
             token = self._tokens.token() if self._tokens else None
             try:
-                response = self._follow(method, url, params, headers or {}, token, stream)
+                response, final_url = self._follow(method, url, headers or {}, token, stream)
             except _TRANSIENT as exc:
                 if attempt >= policy.attempts:
                     raise StationUnavailable(
@@ -258,11 +260,11 @@ class StationClient:
                     ) from None
                 time.sleep(policy.delay(attempt))
                 continue
-            status = response.status_code
+            status = response.status
             if status < 300:
                 return response
             detail = _excerpt(response)
-            response.close()
+            response.release_conn()
             if status == 401 and self._tokens and token and not auth_retried:
                 self._tokens.invalidate(token)
                 auth_retried = True
@@ -273,43 +275,31 @@ class StationClient:
                     raise StationUnavailable(
                         self.name,
                         f"{what}: HTTP {status} after {attempt} tries",
-                        url=response.url,
+                        url=final_url,
                         status=status,
                     )
                 time.sleep(policy.delay(attempt, response.headers.get("Retry-After")))
                 continue
             error = NotFoundAtStation if status in (404, 410) else StationRequestError
-            raise error(self.name, f"{what}: HTTP {status}: {detail}", url=response.url, status=status)
+            raise error(self.name, f"{what}: HTTP {status}: {detail}", url=final_url, status=status)
 
     def _follow(
-        self,
-        method: str,
-        url: str,
-        params: dict[str, str] | None,
-        headers: dict[str, str],
-        token: str | None,
-        stream: bool,
-    ) -> requests.Response:
-        timeout = (self.config.connect_timeout, self.config.read_timeout)
+        self, method: str, url: str, headers: dict[str, str], token: str | None, stream: bool
+    ) -> tuple[BaseHTTPResponse, str]:
         for _ in range(_MAX_REDIRECTS + 1):
             sent = dict(headers)
             if token and _netloc(url) in self._trusted:
                 sent["Authorization"] = f"Bearer {token}"
             self.requests_sent += 1
             response = self._http.request(
-                method,
-                url,
-                params=params,
-                headers=sent,
-                stream=stream,
-                timeout=timeout,
-                allow_redirects=False,
+                method, url, headers=sent, preload_content=not stream, redirect=False, decode_content=False
             )
-            if response.status_code not in _REDIRECTS or "Location" not in response.headers:
-                return response
-            url = urljoin(response.url, response.headers["Location"])
-            params = None
-            response.close()
+            location = response.headers.get("Location")
+            if response.status not in _REDIRECTS or not location:
+                return response, url
+            url = urljoin(url, location)
+            response.drain_conn()
+            response.release_conn()
         raise StationRequestError(self.name, f"more than {_MAX_REDIRECTS} redirects", url=url)
 
     @staticmethod
@@ -317,30 +307,12 @@ class StationClient:
         return _netloc(host if "://" in host else f"http://{host}")
 
 
-def _read_available(response: requests.Response, size: int) -> Iterator[bytes]:
-    """Yield bytes as they arrive (up to ``size`` at a time), so a dropped connection loses nothing read."""
-    raw = response.raw
-    while True:
-        chunk = raw.read1(size)
-        if not chunk:
-            return
-        yield chunk
-
-
-def _excerpt(response: requests.Response) -> str:
+def _excerpt(response: BaseHTTPResponse) -> str:
     try:
-        text = response.text
-    except (requests.RequestException, UnicodeDecodeError):
+        text = response.data.decode("utf-8", "replace")
+    except _TRANSIENT:
         return "<unreadable body>"
     return " ".join(text.split())[:200] or "<empty body>"
-
-
-def _pooled_session(parallel: int) -> requests.Session:
-    http = requests.Session()
-    adapter = HTTPAdapter(pool_connections=4, pool_maxsize=max(parallel * 2, 10), max_retries=0)
-    http.mount("http://", adapter)
-    http.mount("https://", adapter)
-    return http
 
 
 __all__ = ["StationClient", "StationConfig", "StationError", "StationKind"]

@@ -1,7 +1,10 @@
 from pathlib import Path
 from typing import Any
 
+import boto3
+from botocore.config import Config
 from dagster_aws.s3 import S3Resource
+from pydantic import PrivateAttr
 
 import rs_assets
 from rs_assets.core.bucket_rules import BucketRules
@@ -24,8 +27,32 @@ class ObjectStorage(S3Resource):
     part_size_mib: int = 32
     upload_concurrency: int = 4
 
+    _client: Any = PrivateAttr(default=None)
+
     def client(self) -> Any:
-        return self.get_client()
+        """One client per run, with a connection pool sized for parallel downloads times part uploads."""
+        if self._client is None:
+            session = boto3.session.Session(profile_name=self.profile_name)
+            self._client = session.client(
+                "s3",
+                region_name=self.region_name,
+                endpoint_url=self.endpoint_url,
+                use_ssl=self.use_ssl,
+                verify=self.verify,
+                aws_access_key_id=self.aws_access_key_id,
+                aws_secret_access_key=self.aws_secret_access_key,
+                aws_session_token=self.aws_session_token,
+                # Uploads carry their own checksum (Content-MD5, or CRC32 per part), so botocore's default
+                # extra checksum is only CPU; parameters are built here, so validating them is too.
+                config=Config(
+                    max_pool_connections=64,
+                    retries={"max_attempts": self.max_attempts, "mode": "standard"},
+                    request_checksum_calculation="when_required",
+                    response_checksum_validation="when_required",
+                    parameter_validation=False,
+                ),
+            )
+        return self._client
 
     def store(self) -> ObjectStore:
         return ObjectStore(self.client())

@@ -35,6 +35,9 @@ class SimStation(BaseModel):
     page_cap: int = Field(1000, ge=1)
     next_link: bool = True
     redirect_downloads: bool = False
+    public_index: bool = Field(
+        False, description="Serve products as a plain HTML file index (benchmarks only)"
+    )
     faults: Faults = Field(default_factory=Faults)
     # CADIP
     satellites: list[str] = Field(default_factory=lambda: ["S1A"])

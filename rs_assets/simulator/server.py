@@ -33,6 +33,7 @@ _SEARCH = re.compile(r"^/(?P<station>[A-Za-z0-9_-]+)/odata/v1/(?P<entity>Session
 _VALUE = re.compile(
     r"^/(?:_redirected/)?(?P<station>[A-Za-z0-9_-]+)(?:/odata/v1)?/(?P<entity>Files|Products)\((?P<id>[^)]+)\)/\$value$"
 )
+_INDEX = re.compile(r"^/(?P<station>[A-Za-z0-9_-]+)/index/(?P<name>[^/]*)$")
 _RANGE = re.compile(r"^bytes=(\d+)-(\d*)$")
 _SYSTEM_OPTIONS = {"$filter", "$orderby", "$top", "$skip", "$expand", "$count", "$format"}
 
@@ -180,6 +181,7 @@ class _Handler(BaseHTTPRequestHandler):
     sim: StationSimulator
     is_redirect_target: bool
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True
     server_version = "rs-assets-simulator/1"
 
     def log_message(self, format: str, *args: Any) -> None:
@@ -223,6 +225,10 @@ class _Handler(BaseHTTPRequestHandler):
                 return
             if path == "/auth/token" and method == "POST":
                 self._token()
+                return
+            index = _INDEX.match(path)
+            if index:
+                self._index(index["station"], index["name"])
                 return
             match = _SEARCH.match(path) or _VALUE.match(path)
             if not match:
@@ -286,7 +292,7 @@ class _Handler(BaseHTTPRequestHandler):
         faults = self.sim.faults[station]
         with self.sim._lock:
             scripted = self.sim.scripted[station].popleft() if self.sim.scripted[station] else None
-        if scripted is not None:
+        if scripted:  # 0 lets that request through untouched
             headers = {"Retry-After": str(faults.retry_after)} if scripted in (429, 503) else {}
             self._json(scripted, {"error": "scripted failure"}, headers=headers)
             return False
@@ -456,6 +462,28 @@ class _Handler(BaseHTTPRequestHandler):
         self.close_connection = True
         with contextlib.suppress(OSError):
             self.connection.shutdown(socket.SHUT_RDWR)
+
+    def _index(self, name: str, file_name: str) -> None:
+        """A plain file index of a station's products (what rclone's http backend reads), for benchmarks."""
+        station = self.sim.data.stations.get(name)
+        if station is None or not station.station.public_index:
+            self._error(404, f"no public index for {name!r}")
+            return
+        records, _ = station.entity_set("Products", self.sim.data.now())
+        if not file_name:
+            links = "".join(f'<a href="{r["Name"]}">{r["Name"]}</a>\n' for r in records)
+            self._send(
+                200, f"<html><body><pre>\n{links}</pre></body></html>".encode(), content_type="text/html"
+            )
+            return
+        record = next((r for r in records if r["Name"] == file_name), None)
+        if record is None:
+            self._error(404, f"no product {file_name!r}")
+            return
+        blob = station.blobs[record["Id"]]
+        self._stream(
+            200, len(blob), (memoryview(blob),), {"Content-Type": "application/octet-stream"}, Faults()
+        )
 
     # -- admin --------------------------------------------------------------------------------------------
 

@@ -78,20 +78,10 @@ def test_safety_limit_raises_before_fetching_past_it(simulator_factory: Simulato
 def test_token_expiring_mid_search_is_renewed(simulator_factory: SimulatorFactory) -> None:
     sim = simulator_factory(SimStation(name="INS", kind="cadip", sessions=20, chunk_size=64, retransfers=0))
     client = client_for(sim, "INS", page_size=5)
-    pages = 0
-
-    def revoke_after_first_page(response: requests.Response, *args: object, **kwargs: object) -> None:
-        nonlocal pages
-        if "/Sessions" in response.url:
-            pages += 1
-            if pages == 1:
-                admin(sim, "revoke-tokens", {})
-
-    client._http.hooks["response"].append(revoke_after_first_page)
+    admin(sim, "script", {"station": "INS", "statuses": [0, 401]})  # the second page finds the token dead
     sessions = client.sessions(None)
     assert {s.Id for s in sessions} == truth(sim, "INS", "Sessions")
-    statuses = [r for r in station_requests(sim, "INS")]
-    assert len(statuses) == 4 + 1 + 1  # 4 full pages + the empty page + the one refused with 401
+    assert len(station_requests(sim, "INS")) == 4 + 1 + 1  # 4 full pages + the empty page + the one refused
     assert sim.tokens.refreshes == 1
 
 

@@ -1,0 +1,201 @@
+"""One measurement of the staging benchmark, in a process of its own so that its peak RSS is its own."""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import time
+from pathlib import Path
+
+import boto3
+import requests
+from boto3.s3.transfer import TransferConfig
+
+from benchmarks.common import peak_rss_mib
+from rs_assets.core.auth import OAuth2Credentials
+from rs_assets.core.object_store import ObjectStore
+from rs_assets.core.station import StationClient, StationConfig
+from rs_assets.core.transfer import MiB, Source, Transfer, TransferSettings
+
+PART, CONCURRENCY = 32 * MiB, 4
+
+
+def client(url: str, name: str) -> StationClient:
+    creds = OAuth2Credentials(f"{url}/auth/token", "rs-assets", "operator", "bench-secret", "bench-password")
+    return StationClient(StationConfig(name, "cadip", f"{url}/{name}/odata/v1", creds))
+
+
+def big_file(url: str):  # type: ignore[no-untyped-def]
+    station = client(url, "BIG")
+    return station, max(station.files(None), key=lambda f: f.Size)
+
+
+def s3(endpoint: str):  # type: ignore[no-untyped-def]
+    """The client rs-assets uses in production (ObjectStorage's configuration), not a default one."""
+    from rs_assets.resources import ObjectStorage
+
+    return ObjectStorage(endpoint_url=endpoint, region_name="us-east-1", bucket="unused").client()
+
+
+def bucket(endpoint: str, name: str) -> str:
+    s3(endpoint).create_bucket(Bucket=name)
+    return name
+
+
+def read(args: argparse.Namespace) -> dict:
+    station, file = big_file(args.url)
+    token = requests.post(
+        f"{args.url}/auth/token",
+        data={
+            "grant_type": "password",
+            "client_id": "rs-assets",
+            "client_secret": "bench-secret",
+            "username": "operator",
+            "password": "bench-password",
+        },
+        timeout=10,
+    ).json()["access_token"]
+    started = time.perf_counter()
+    with requests.get(
+        station.download_url("Files", file.Id),
+        headers={"Authorization": f"Bearer {token}"},
+        stream=True,
+        timeout=60,
+    ) as response:
+        total = 0
+        while chunk := response.raw.read1(MiB):
+            total += len(chunk)
+    seconds = time.perf_counter() - started
+    assert total == file.Size
+    return {"mb_s": total / 1e6 / seconds, "rss_mib": peak_rss_mib()}
+
+
+class PatternReader(io.RawIOBase):
+    """The simulator's bytes for the file, generated locally: S3 write speed without any HTTP source."""
+
+    def __init__(self, size: int):
+        from rs_assets.simulator.content import PatternContent
+
+        self.parts = PatternContent(7).iter_range("bench", 0, size)
+        self.pending = memoryview(b"")
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:  # type: ignore[no-untyped-def]
+        if not self.pending:
+            self.pending = next(self.parts, memoryview(b""))
+        n = min(len(buffer), len(self.pending))
+        buffer[:n] = self.pending[:n]
+        self.pending = self.pending[n:]
+        return n
+
+
+def write(args: argparse.Namespace) -> dict:
+    target = bucket(args.s3_endpoint, f"raw-{os.getpid()}")
+    config = TransferConfig(multipart_threshold=PART, multipart_chunksize=PART, max_concurrency=CONCURRENCY)
+    started = time.perf_counter()
+    boto3.client("s3", endpoint_url=args.s3_endpoint, region_name="us-east-1").upload_fileobj(
+        io.BufferedReader(PatternReader(args.bytes), MiB), target, "raw.bin", Config=config
+    )
+    seconds = time.perf_counter() - started
+    return {"mb_s": args.bytes / 1e6 / seconds, "rss_mib": peak_rss_mib()}
+
+
+def stage(args: argparse.Namespace) -> dict:
+    station, file = big_file(args.url)
+    target = bucket(args.s3_endpoint, f"ours-{os.getpid()}")
+    transfer = Transfer(
+        ObjectStore(s3(args.s3_endpoint)), TransferSettings(part_size=PART, upload_concurrency=CONCURRENCY)
+    )
+    result = transfer.stage(
+        station, Source("Files", file.Id, file.Name, file.Size), target, f"big/{file.Name}"
+    )
+    return {"mb_s": file.Size / 1e6 / result.seconds, "rss_mib": peak_rss_mib()}
+
+
+def aux_day(args: argparse.Namespace) -> dict:
+    import dagster as dg
+    import yaml
+
+    from rs_assets.assets.auxip import build_auxip
+    from rs_assets.assets.partitions import daily_partitions
+    from rs_assets.core.stac_mapping import CollectionNames
+    from rs_assets.resources import CatalogResource, ObjectStorage, StationsResource
+
+    work = Path(args.workdir) / f"aux-{os.getpid()}"
+    work.mkdir()
+    data, system = (
+        bucket(args.s3_endpoint, f"aux-data-{os.getpid()}"),
+        bucket(args.s3_endpoint, f"aux-sys-{os.getpid()}"),
+    )
+    (work / "rules.csv").write_text(f"*,*,*,30,{data}\n")
+    oauth = {
+        "token_url": f"{args.url}/auth/token",
+        "client_id": "rs-assets",
+        "username": "operator",
+        "client_secret_env": "RS_SIMULATOR_CLIENT_SECRET",
+        "password_env": "RS_SIMULATOR_PASSWORD",
+    }
+    stations = {
+        "stations": [
+            {
+                "name": "ADGS",
+                "kind": "auxip",
+                "base_url": f"{args.url}/ADGS/odata/v1",
+                "oauth2": oauth,
+                "max_parallel_downloads": args.parallel,
+                "page_size": 1000,
+            }
+        ]
+    }
+    (work / "stations.yaml").write_text(yaml.safe_dump(stations))
+    defs = build_auxip("ADGS", daily_partitions("2026-11-01"), CollectionNames())
+    assets = [a for a in defs.assets or [] if a.key.to_user_string() in ("aux_files", "aux_catalog")]  # type: ignore[union-attr]
+    catalog_url = os.environ.get("RS_TEST_STAC_API_URL")
+    resources = {
+        "stations": StationsResource(stations_file=str(work / "stations.yaml")),
+        "storage": ObjectStorage(
+            endpoint_url=args.s3_endpoint,
+            region_name="us-east-1",
+            bucket=system,
+            bucket_rules_file=str(work / "rules.csv"),
+        ),
+        "catalog": CatalogResource(backend="stac_api", url=catalog_url, owner=f"b{os.getpid()}")
+        if catalog_url
+        else CatalogResource(backend="sqlite", sqlite_path=str(work / "catalog.sqlite")),
+    }
+    started = time.perf_counter()
+    result = dg.materialize(assets, partition_key="2026-11-20", resources=resources)  # type: ignore[arg-type]
+    seconds = time.perf_counter() - started
+    events = {
+        e.asset_key.to_user_string(): e.materialization.metadata
+        for e in result.get_asset_materialization_events()
+    }
+    return {
+        "seconds": seconds,
+        "count": events["aux_files"]["staged"].value,
+        "bytes": events["aux_files"]["bytes"].value,
+        "published": events["aux_catalog"]["published"].value,
+        "staging_seconds": events["aux_files"]["seconds"].value,
+        "rss_mib": peak_rss_mib(),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("what", choices=["read", "write", "stage", "aux-day"])
+    parser.add_argument("--url", required=True)
+    parser.add_argument("--s3-endpoint", required=True)
+    parser.add_argument("--bytes", type=int, default=0)
+    parser.add_argument("--workdir", default="/tmp")
+    parser.add_argument("--parallel", type=int, default=8)
+    args = parser.parse_args()
+    measure = {"read": read, "write": write, "stage": stage, "aux-day": aux_day}[args.what]
+    print(json.dumps(measure(args)))
+
+
+if __name__ == "__main__":
+    main()
