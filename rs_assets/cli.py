@@ -114,6 +114,29 @@ def check_stations(stations_file: Path | None, reach: bool, as_json: bool) -> No
         sys.exit(1)
 
 
+@main.command()
+@click.argument("asset")
+@click.option("--from", "start", required=True, help="First day, YYYY-MM-DD.")
+@click.option("--to", "end", required=True, help="Last day, YYYY-MM-DD (inclusive).")
+@click.option("--url", default="http://127.0.0.1:3000", show_default=True, help="The running Dagster UI.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def backfill(asset: str, start: str, end: str, url: str, as_json: bool) -> None:
+    """Launch a backfill of ASSET's daily partitions (e.g. aux_files) on a running instance."""
+    from rs_assets.core.backfill import days, launch_backfill
+
+    try:
+        launched = launch_backfill(url, asset, days(start, end))
+    except RsAssetsError as exc:
+        raise click.ClickException(str(exc)) from None
+    if as_json:
+        click.echo(
+            json.dumps({"backfill_id": launched.id, "partitions": launched.partitions, "url": launched.url})
+        )
+    else:
+        click.echo(f"backfill {launched.id}: {asset} over {len(launched.partitions)} days ({start} to {end})")
+        click.echo(f"follow it at {launched.url}")
+
+
 def _model_for(kind: str) -> type:
     from rs_assets.core.models import Product, Session
 

@@ -88,7 +88,7 @@ class Transfer:
             info = self._multipart(stream, source, bucket, key, where)
         return TransferResult(info, skipped=False, seconds=time.monotonic() - started)
 
-    def _check(self, received: int, digest: str, source: Source, where: str) -> None:
+    def _check(self, received: int, digest: str | None, source: Source, where: str) -> None:
         if received != source.size:
             raise VerificationError(f"{where}: received {received} bytes, station announced {source.size}")
         if source.md5 and digest != source.md5.lower():
@@ -112,7 +112,8 @@ class Transfer:
         # The station's MD5, when it gives one, is recorded up front: completion only happens if it matched.
         metadata = {MD5_META: source.md5.lower()} if source.md5 else {}
         upload_id = self.store.start_multipart(bucket, key, metadata)
-        digest = hashlib.md5()
+        # Only a checksum the station gives can be verified: without one, hashing gigabytes is wasted CPU.
+        digest = hashlib.md5() if source.md5 else None
         received = 0
         # Memory stays at (concurrency + 1) parts whatever the file size.
         slots = threading.BoundedSemaphore(settings.upload_concurrency)
@@ -131,7 +132,8 @@ class Transfer:
                 buffered = 0
                 number = 1
                 for chunk in stream:
-                    digest.update(chunk)
+                    if digest:
+                        digest.update(chunk)
                     received += len(chunk)
                     view = memoryview(chunk)
                     while view:
@@ -149,10 +151,10 @@ class Transfer:
                 if chunks:
                     submit(number, b"".join(chunks))
                 parts = [future.result() for future in pending]
-            self._check(received, digest.hexdigest(), source, where)
+            self._check(received, digest.hexdigest() if digest else None, source, where)
             self.store.complete(bucket, key, upload_id, parts)
             completed = True
         finally:
             if not completed:
                 self.store.abort(bucket, key, upload_id)
-        return ObjectInfo(bucket, key, received, digest.hexdigest())
+        return ObjectInfo(bucket, key, received, digest.hexdigest() if digest else None)

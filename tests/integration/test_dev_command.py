@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import signal
@@ -9,6 +10,7 @@ import socket
 import subprocess
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import boto3
@@ -128,6 +130,60 @@ def test_simulator_and_s3_of_the_embedded_default_answer(dev: dict[str, int]) ->
         aws_secret_access_key=os.environ.get("AWS_SECRET_ACCESS_KEY", "rsassets-local-secret"),
     )
     assert "rs-staging" in [b["Name"] for b in s3.list_buckets()["Buckets"]]
+
+
+BACKFILL = """
+query($id: String!) { partitionBackfillOrError(backfillId: $id) {
+  __typename ... on PartitionBackfill { id partitionNames }
+} }
+"""
+
+
+def test_backfill_command_launches_on_the_running_instance(dev: dict[str, int]) -> None:
+    _graphql(dev["ui"], time.monotonic() + 300, dev["log"], dev["pid"])  # type: ignore[arg-type]
+    today = datetime.now(UTC).date()
+    days = [(today - timedelta(days=n)).isoformat() for n in (2, 1, 0)]
+    url = f"http://127.0.0.1:{dev['ui']}"
+    launched = subprocess.run(
+        [
+            str(ROOT / ".venv" / "bin" / "rs-assets"),
+            "backfill",
+            "aux_files",
+            "--from",
+            days[0],
+            "--to",
+            days[-1],
+            "--url",
+            url,
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    backfill = json.loads(launched.stdout)
+    assert backfill["partitions"] == days
+    body = requests.post(
+        f"{url}/graphql", json={"query": BACKFILL, "variables": {"id": backfill["backfill_id"]}}, timeout=10
+    ).json()
+    found = body["data"]["partitionBackfillOrError"]
+    assert found["__typename"] == "PartitionBackfill" and sorted(found["partitionNames"]) == days
+    refused = subprocess.run(
+        [
+            str(ROOT / ".venv" / "bin" / "rs-assets"),
+            "backfill",
+            "no_such_asset",
+            "--from",
+            days[0],
+            "--to",
+            days[0],
+            "--url",
+            url,
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert refused.returncode == 1 and "no_such_asset" in refused.stderr
 
 
 def test_ctrl_c_stops_everything(dev: dict[str, int]) -> None:

@@ -95,3 +95,13 @@ def test_settings_from_env_and_production_needs_a_stations_file() -> None:
         Settings.from_env({"RS_ASSETS_MODE": "production"})
     with pytest.raises(ConfigError, match="RS_ASSETS_MODE"):
         Settings.from_env({"RS_ASSETS_MODE": "staging"})
+
+
+def test_backfill_days_are_inclusive_and_checked() -> None:
+    from rs_assets.core.backfill import days
+
+    assert days("2026-11-19", "2026-11-21") == ["2026-11-19", "2026-11-20", "2026-11-21"]
+    with pytest.raises(ConfigError.__mro__[1], match="before it starts"):
+        days("2026-11-21", "2026-11-19")
+    with pytest.raises(ConfigError.__mro__[1], match="YYYY-MM-DD"):
+        days("yesterday", "2026-11-19")
