@@ -30,7 +30,7 @@ def manifest_key(family: str, partition: str) -> str:
 
 def write_manifest(store: ObjectStore, bucket: str, key: str, entries: list[ManifestEntry]) -> None:
     body = json.dumps(
-        [{"collection": e.collection, "item": e.item} for e in entries], sort_keys=True
+        [{"collection": e.collection, "item": e.item} for e in entries], separators=(",", ":")
     ).encode()
     store.put(bucket, key, body, hashlib.md5(body).hexdigest())
 
