@@ -10,10 +10,11 @@ from datetime import UTC, datetime
 import pytest
 
 from rs_assets.core.auth import OAuth2Credentials
+from rs_assets.core.models import File
 from rs_assets.core.odata import PROFILES
 from rs_assets.core.retry import RetryPolicy
 from rs_assets.core.station import StationClient, StationConfig
-from rs_assets.simulator.config import SimStation, SimulatorConfig
+from rs_assets.simulator.config import Faults, SimStation, SimulatorConfig
 from rs_assets.simulator.server import StationSimulator
 
 HISTORY_END = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
@@ -85,3 +86,22 @@ def client_for(simulator: StationSimulator, name: str, **overrides: object) -> S
             **options,
         )  # type: ignore[arg-type]
     )
+
+
+def one_file_station(
+    simulator_factory: SimulatorFactory, size: int, faults: Faults | None = None, **config: object
+) -> tuple[StationSimulator, StationClient, File]:
+    """A CADIP station ``INS`` with one session whose first chunk has ``size`` bytes: the download tests' setup."""
+    station = SimStation(
+        name="INS",
+        kind="cadip",
+        sessions=1,
+        retransfers=0,
+        channels=1,
+        blocks_per_channel=2,
+        chunk_size=size,
+        faults=faults or Faults(),
+    )
+    sim = simulator_factory(station, **config)
+    client = client_for(sim, "INS")
+    return sim, client, next(f for f in client.files(None) if f.Size == size)

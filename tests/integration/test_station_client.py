@@ -18,7 +18,7 @@ from rs_assets.core.models import Session
 from rs_assets.core.odata import F, Query
 from rs_assets.simulator.config import Faults, SimStation
 from rs_assets.simulator.server import StationSimulator
-from tests.conftest import SimulatorFactory, client_for
+from tests.conftest import SimulatorFactory, client_for, one_file_station
 
 
 def truth(sim: StationSimulator, station: str, entity: str) -> set[str]:
@@ -87,20 +87,8 @@ def test_token_expiring_mid_search_is_renewed(simulator_factory: SimulatorFactor
 
 def test_token_expiring_mid_download_is_renewed(simulator_factory: SimulatorFactory) -> None:
     size = 600_000
-    sim = simulator_factory(
-        SimStation(
-            name="INS",
-            kind="cadip",
-            sessions=1,
-            retransfers=0,
-            chunk_size=size,
-            blocks_per_channel=2,
-            faults=Faults(drop_rate=1.0, drop_after_bytes=200_000, bytes_per_second=400_000),
-        ),
-        token_lifetime=1.0,
-    )
-    client = client_for(sim, "INS")
-    file = next(f for f in client.files(None) if f.Size == size)
+    faults = Faults(drop_rate=1.0, drop_after_bytes=200_000, bytes_per_second=400_000)
+    sim, client, file = one_file_station(simulator_factory, size, faults, token_lifetime=1.0)
     started = time.monotonic()
     data = b"".join(client.iter_download("Files", file.Id, expected_size=file.Size))
     assert time.monotonic() - started > 1.0
@@ -110,19 +98,9 @@ def test_token_expiring_mid_download_is_renewed(simulator_factory: SimulatorFact
 
 def test_resume_after_dropped_connections_is_byte_identical(simulator_factory: SimulatorFactory) -> None:
     size = 3_000_000
-    sim = simulator_factory(
-        SimStation(
-            name="INS",
-            kind="cadip",
-            sessions=1,
-            retransfers=0,
-            chunk_size=size,
-            blocks_per_channel=2,
-            faults=Faults(drop_rate=1.0, drop_after_bytes=700_000),
-        )
+    sim, client, file = one_file_station(
+        simulator_factory, size, Faults(drop_rate=1.0, drop_after_bytes=700_000)
     )
-    client = client_for(sim, "INS")
-    file = next(f for f in client.files(None) if f.Size == size)
     data = b"".join(client.iter_download("Files", file.Id, expected_size=file.Size))
     assert data == sim.data.pattern.read(file.Id, 0, size)
     ranges = [r for r in station_requests(sim, "INS") if r["path"].endswith("$value")]

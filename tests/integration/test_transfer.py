@@ -9,8 +9,7 @@ import pytest
 from rs_assets.core.object_store import ObjectStore
 from rs_assets.core.transfer import MiB, Source, Transfer, TransferSettings, VerificationError
 from rs_assets.resources import ObjectStorage
-from rs_assets.simulator.config import SimStation
-from tests.conftest import SimulatorFactory, client_for
+from tests.conftest import SimulatorFactory, one_file_station
 from tests.integration.platform import ACCESS_KEY, SECRET_KEY
 
 PART = 5 * MiB
@@ -33,19 +32,7 @@ def store(s3_endpoint: str, unique: str) -> tuple[ObjectStore, str]:
 def test_part_boundaries_keep_every_byte(
     simulator_factory: SimulatorFactory, store: tuple[ObjectStore, str], size: int
 ) -> None:
-    sim = simulator_factory(
-        SimStation(
-            name="INS",
-            kind="cadip",
-            sessions=1,
-            retransfers=0,
-            channels=1,
-            blocks_per_channel=2,
-            chunk_size=size,
-        )
-    )
-    client = client_for(sim, "INS")
-    file = next(f for f in client.files(None) if f.Size == size)
+    sim, client, file = one_file_station(simulator_factory, size)
     object_store, bucket = store
     transfer = Transfer(
         object_store, TransferSettings(part_size=PART, upload_concurrency=2, read_chunk=700_000)
@@ -63,19 +50,7 @@ def test_wrong_md5_never_becomes_an_object(
     simulator_factory: SimulatorFactory, store: tuple[ObjectStore, str], multipart: bool
 ) -> None:
     size = PART + 10 if multipart else 1000
-    sim = simulator_factory(
-        SimStation(
-            name="INS",
-            kind="cadip",
-            sessions=1,
-            retransfers=0,
-            channels=1,
-            blocks_per_channel=2,
-            chunk_size=size,
-        )
-    )
-    client = client_for(sim, "INS")
-    file = next(f for f in client.files(None) if f.Size == size)
+    _sim, client, file = one_file_station(simulator_factory, size)
     object_store, bucket = store
     transfer = Transfer(object_store, TransferSettings(part_size=PART))
     with pytest.raises(VerificationError, match=r"station 'INS'.*MD5 .* does not match"):
