@@ -6,14 +6,12 @@ from pydantic import Field
 from rs_assets.assets.partitions import partition_day
 from rs_assets.assets.reporting import Progress, staging_metadata
 from rs_assets.assets.stations import station_key
-from rs_assets.core.auxip import ValCoverWindow, aux_task, latest_created, published_on
-from rs_assets.core.errors import RsAssetsError
+from rs_assets.core.auxip import ValCoverWindow, plan, published_on, select_valcover
 from rs_assets.core.manifest import Ledger, ManifestEntry, manifest_key, read_manifest
-from rs_assets.core.normalization import archive_assets, leftover_archives, normalize_item
-from rs_assets.core.object_store import split_href
+from rs_assets.core.normalization import archive_assets, normalize_staged
 from rs_assets.core.publication import publish
 from rs_assets.core.stac_mapping import CollectionNames
-from rs_assets.core.staging import StageTask, StagingReport, stage_all, stage_recorded
+from rs_assets.core.staging import StagingReport, stage_all, stage_recorded
 from rs_assets.core.timeutil import parse_datetime
 from rs_assets.resources import CatalogResource, ObjectStorage, StationsResource
 from rs_assets.sensors.stations import auxip_sensor
@@ -68,13 +66,7 @@ def build_auxip(station: str, partitions: dg.PartitionsDefinition, names: Collec
         rules, owner = storage.rules(), catalog.owner
         products = client.products(published_on(day, config.product_types, config.missions))
         context.log.info(f"{station}: {len(products)} products published on {day}")
-        tasks: list[StageTask] = []
-        planning_errors: list[str] = []
-        for product in products:
-            try:
-                tasks.append(aux_task(product, owner, names, rules))
-            except RsAssetsError as exc:
-                planning_errors.append(f"{product.Name}: {exc}")
+        tasks, planning_errors = plan(products, owner, names, rules)
         store = storage.store()
         ledger = Ledger(store, storage.bucket, FAMILY, context.partition_key)
         report = stage_recorded(
@@ -147,37 +139,20 @@ def build_auxip(station: str, partitions: dg.PartitionsDefinition, names: Collec
     ) -> dg.MaterializeResult:
         store, cat = storage.store(), catalog.catalog()
         entries = read_manifest(store, storage.bucket, manifest_key(FAMILY, context.partition_key)) or []
-        normalized, cleaned, failures = [], 0, []
-        files = nested = size = 0
-        candidates = [e for e in entries if archive_assets(e.item)]
-        progress = Progress(context.log, len(candidates), f"normalize {context.partition_key}")
-        for entry in candidates:
-            try:
-                current = cat.get_item(entry.collection, entry.item["id"])
-                if current is None:
-                    raise RsAssetsError("not in the catalog yet (aux_catalog has not published it)")
-                if archive_assets(current):
-                    result = normalize_item(current, entry.collection, store, cat)
-                    normalized.append(result.item_id)
-                    files, nested, size = (
-                        files + len(result.files),
-                        nested + result.nested,
-                        size + result.bytes,
-                    )
-                for href in leftover_archives(entry.item, current, store):
-                    store.delete(*split_href(href))
-                    cleaned += 1
-            except RsAssetsError as exc:
-                failures.append(f"{entry.item['id']}: {exc}")
-                context.log.warning(f"normalizing {entry.item['id']} failed: {exc}")
-            progress(None)
+        progress = Progress(
+            context.log,
+            sum(1 for e in entries if archive_assets(e.item)),
+            f"normalize {context.partition_key}",
+        )
+        report = normalize_staged(entries, store, cat, progress)
+        failures = report.failures
         metadata = {
-            "archives": dg.MetadataValue.int(len(candidates)),
-            "normalized": dg.MetadataValue.int(len(normalized)),
-            "files_written": dg.MetadataValue.int(files),
-            "nested_archives": dg.MetadataValue.int(nested),
-            "bytes": dg.MetadataValue.int(size),
-            "leftover_archives_removed": dg.MetadataValue.int(cleaned),
+            "archives": dg.MetadataValue.int(report.archives),
+            "normalized": dg.MetadataValue.int(len(report.normalized)),
+            "files_written": dg.MetadataValue.int(report.files),
+            "nested_archives": dg.MetadataValue.int(report.nested),
+            "bytes": dg.MetadataValue.int(report.bytes),
+            "leftover_archives_removed": dg.MetadataValue.int(report.leftovers_removed),
             "failures": dg.MetadataValue.md("\n".join(f"- {f}" for f in failures) or "none"),
         }
         if failures:
@@ -203,18 +178,21 @@ def build_auxip(station: str, partitions: dg.PartitionsDefinition, names: Collec
             raise dg.Failure("start and end are required")
         window = ValCoverWindow(start, end, config.product_type, config.delta_before, config.delta_after)
         client = stations.client(station)
-        products = client.products(window.odata())
-        if config.latest:
-            products = latest_created(products)
+        products = select_valcover(client, window, config.latest)
         cat = catalog.catalog()
         cat.ensure_collection(config.collection)
         present = cat.existing_ids(config.collection, [p.Name for p in products])
-        rules = storage.rules()
-        tasks = [
-            aux_task(p, catalog.owner, names, rules, config.collection)
-            for p in products
-            if p.Name not in present
-        ]
+        tasks, planning_errors = plan(
+            [p for p in products if p.Name not in present],
+            catalog.owner,
+            names,
+            storage.rules(),
+            config.collection,
+        )
+        if planning_errors:
+            raise dg.Failure(
+                f"{len(planning_errors)} products could not be planned: {'; '.join(planning_errors[:5])}"
+            )
         context.log.info(
             f"ValCover {config.product_type} [{config.start}, {config.end}]: {len(products)} selected, {len(tasks)} to stage"
         )

@@ -31,8 +31,11 @@ class Progress:
         self.step = max(1, total // 10)
 
     def __call__(self, outcome: Any) -> None:
+        """``outcome`` is a staging outcome, or an error message (None when that step went well)."""
         self.done += 1
-        if getattr(outcome, "error", None):
+        if isinstance(outcome, str):
+            self.log.warning(f"{self.what}: {outcome}")
+        elif getattr(outcome, "error", None):
             self.log.warning(f"{self.what}: {outcome.task.source.name} failed: {outcome.error}")
         if self.done % self.step == 0 or self.done == self.total:
             self.log.info(f"{self.what}: {self.done}/{self.total} done")

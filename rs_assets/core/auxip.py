@@ -12,6 +12,7 @@ from .models import Product
 from .odata import AttributeEquals, Expr, F, Or, all_of
 from .stac_mapping import CollectionNames, aux_item, platform_of_product
 from .staging import StageTask, object_key
+from .station import StationClient
 from .timeutil import format_stac_datetime
 from .transfer import Source
 
@@ -137,3 +138,26 @@ def aux_task(
         item_id=product.Name,
         build_item=build,
     )
+
+
+def plan(
+    products: Sequence[Product],
+    owner: str,
+    names: CollectionNames,
+    rules: BucketRules,
+    collection: str | None = None,
+) -> tuple[list[StageTask], list[str]]:
+    """Staging tasks for ``products``; a product the rules cannot place is reported, not fatal to the rest."""
+    tasks: list[StageTask] = []
+    errors: list[str] = []
+    for product in products:
+        try:
+            tasks.append(aux_task(product, owner, names, rules, collection))
+        except RsAssetsError as exc:
+            errors.append(f"{product.Name}: {exc}")
+    return tasks, errors
+
+
+def select_valcover(client: StationClient, window: ValCoverWindow, latest: bool) -> list[Product]:
+    products = client.products(window.odata())
+    return latest_created(products) if latest else products

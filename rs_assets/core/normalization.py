@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import copy
 import tempfile
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from .archives import Limits, archive_suffix, extract, files_under, strip_archive_suffix, upload_root
 from .catalog import Catalog
+from .errors import RsAssetsError
+from .manifest import ManifestEntry
 from .object_store import ObjectStore, split_href
 
 Item = dict[str, Any]
@@ -85,3 +88,57 @@ def leftover_archives(original: Item, current: Item, store: ObjectStore) -> list
         if href not in referenced and store.head(*split_href(href)) is not None:
             left.append(href)
     return left
+
+
+@dataclass
+class NormalizationReport:
+    archives: int = 0
+    normalized: list[NormalizedItem] = field(default_factory=list)
+    leftovers_removed: int = 0
+    failures: list[str] = field(default_factory=list)
+
+    @property
+    def files(self) -> int:
+        return sum(len(n.files) for n in self.normalized)
+
+    @property
+    def nested(self) -> int:
+        return sum(n.nested for n in self.normalized)
+
+    @property
+    def bytes(self) -> int:
+        return sum(n.bytes for n in self.normalized)
+
+
+def normalize_staged(
+    entries: Sequence[ManifestEntry],
+    store: ObjectStore,
+    catalog: Catalog,
+    on_done: Callable[[str | None], None] | None = None,
+) -> NormalizationReport:
+    """Normalize the published items of a staging ledger that still carry archives; one failure loses no other.
+
+    The catalog's current item is the truth: an item already normalized is left alone, and an archive a
+    killed run left behind (no longer referenced by the item) is removed.
+    """
+    report = NormalizationReport()
+    for entry in entries:
+        if not archive_assets(entry.item):
+            continue
+        report.archives += 1
+        error = None
+        try:
+            current = catalog.get_item(entry.collection, entry.item["id"])
+            if current is None:
+                raise RsAssetsError("not in the catalog yet (it has not been published)")
+            if archive_assets(current):
+                report.normalized.append(normalize_item(current, entry.collection, store, catalog))
+            for href in leftover_archives(entry.item, current, store):
+                store.delete(*split_href(href))
+                report.leftovers_removed += 1
+        except RsAssetsError as exc:
+            error = f"{entry.item['id']}: {exc}"
+            report.failures.append(error)
+        if on_done:
+            on_done(error)
+    return report

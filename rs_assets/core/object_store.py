@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
+from boto3.exceptions import S3UploadFailedError
 from botocore.exceptions import ClientError
 
 from .errors import RsAssetsError
@@ -75,14 +76,26 @@ class ObjectStore:
         except ClientError as exc:
             raise self._fail("put", bucket, key, exc) from None
 
-    def upload_file(self, bucket: str, key: str, path: str) -> ObjectInfo:
-        """Upload a local file (archive members): single PUT with its MD5 checked by S3."""
+    def upload_file(
+        self, bucket: str, key: str, path: str, single_put_limit: int = 32 * 1024 * 1024
+    ) -> ObjectInfo:
+        """Upload a local file (an archive member) with its MD5 recorded; large files go up in parts."""
         digest = hashlib.md5()
+        size = 0
         with open(path, "rb") as handle:
-            data = handle.read()
-        digest.update(data)
-        self.put(bucket, key, data, digest.hexdigest())
-        return ObjectInfo(bucket, key, len(data), digest.hexdigest())
+            while chunk := handle.read(1 << 20):
+                digest.update(chunk)
+                size += len(chunk)
+        md5_hex = digest.hexdigest()
+        if size <= single_put_limit:
+            with open(path, "rb") as handle:
+                self.put(bucket, key, handle.read(), md5_hex)
+        else:
+            try:
+                self.client.upload_file(path, bucket, key, ExtraArgs={"Metadata": {MD5_META: md5_hex}})
+            except (ClientError, S3UploadFailedError) as exc:
+                raise StorageError(f"s3 upload s3://{bucket}/{key} failed: {exc}") from None
+        return ObjectInfo(bucket, key, size, md5_hex)
 
     def download_to(self, bucket: str, key: str, handle: BinaryIO) -> None:
         try:

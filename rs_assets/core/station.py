@@ -208,8 +208,10 @@ class StationClient:
             except _TRANSIENT as exc:
                 failure = f"connection dropped at byte {position}: {type(exc).__name__}"
             finally:
-                # A connection left mid-body must not go back to the pool.
-                response.release_conn() if complete else response.close()
+                if complete:
+                    response.release_conn()
+                else:  # a connection left mid-body must not go back to the pool
+                    response.close()
             # A link that drops but keeps making progress is not failing: only stalls count.
             failures = 1 if position > attempt_start else failures + 1
             if failures >= self.config.retry.attempts:

@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from rs_assets.core.errors import ConfigError
+from rs_assets.core.errors import ConfigError, RsAssetsError
 from rs_assets.settings import Settings, load_stations_file, parse_stations
 
 GOOD = """
@@ -101,7 +101,7 @@ def test_backfill_days_are_inclusive_and_checked() -> None:
     from rs_assets.core.backfill import days
 
     assert days("2026-11-19", "2026-11-21") == ["2026-11-19", "2026-11-20", "2026-11-21"]
-    with pytest.raises(ConfigError.__mro__[1], match="before it starts"):
+    with pytest.raises(RsAssetsError, match="before it starts"):
         days("2026-11-21", "2026-11-19")
-    with pytest.raises(ConfigError.__mro__[1], match="YYYY-MM-DD"):
+    with pytest.raises(RsAssetsError, match="YYYY-MM-DD"):
         days("yesterday", "2026-11-19")
