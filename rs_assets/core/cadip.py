@@ -1,0 +1,134 @@
+"""CADIP sessions: what a session's files say about its completeness, and how its files are staged.
+
+A session is complete when every channel 1..NumChannels has its final block and no block number below it is
+missing; a station's ``QualityInfo.TotalChunks`` is cross-checked when given. Partial sessions are staged as
+their files arrive, so completeness is reported on every run, per channel.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from .bucket_rules import BucketRules
+from .errors import RsAssetsError
+from .models import File, Session
+from .odata import Expr, F
+from .stac_mapping import CollectionNames, platform_of_satellite
+from .staging import StageTask, object_key
+from .transfer import Source
+
+
+@dataclass(frozen=True)
+class ChannelState:
+    channel: int
+    blocks: tuple[int, ...]
+    final_block: int | None
+    expected_chunks: int | None
+
+    @property
+    def missing(self) -> tuple[int, ...]:
+        """Block numbers below the highest one seen (or the final one) that no file carries."""
+        last = self.final_block or (max(self.blocks) if self.blocks else 0)
+        present = set(self.blocks)
+        return tuple(b for b in range(1, last + 1) if b not in present)
+
+    @property
+    def complete(self) -> bool:
+        if self.final_block is None or self.missing:
+            return False
+        return self.expected_chunks is None or len(set(self.blocks)) == self.expected_chunks
+
+    @property
+    def summary(self) -> str:
+        if self.complete:
+            return f"complete ({len(self.blocks)} blocks)"
+        parts = [f"{len(set(self.blocks))} blocks"]
+        if self.final_block is None:
+            parts.append("final block not yet published")
+        if self.missing:
+            parts.append(f"missing {', '.join(map(str, self.missing[:10]))}")
+        if self.expected_chunks is not None and len(set(self.blocks)) != self.expected_chunks:
+            parts.append(f"station expects {self.expected_chunks}")
+        return "; ".join(parts)
+
+
+@dataclass(frozen=True)
+class Completeness:
+    session_id: str
+    channels: tuple[ChannelState, ...]
+
+    @property
+    def complete(self) -> bool:
+        return bool(self.channels) and all(c.complete for c in self.channels)
+
+    def as_table(self) -> str:
+        rows = ["| channel | blocks | state |", "| ---: | ---: | --- |"]
+        rows += [f"| {c.channel} | {len(set(c.blocks))} | {c.summary} |" for c in self.channels]
+        return "\n".join(rows)
+
+
+def completeness(session: Session, files: Sequence[File]) -> Completeness:
+    expected = {q.Channel: q.TotalChunks for q in session.QualityInfo}
+    states = []
+    for channel in range(1, session.NumChannels + 1):
+        mine = [f for f in files if f.Channel == channel]
+        finals = [f.BlockNumber for f in mine if f.FinalBlock]
+        states.append(
+            ChannelState(
+                channel=channel,
+                blocks=tuple(sorted(f.BlockNumber for f in mine)),
+                final_block=max(finals) if finals else None,
+                expected_chunks=expected.get(channel),
+            )
+        )
+    return Completeness(session.SessionId, tuple(states))
+
+
+def session_files_filter(session_id: str) -> Expr:
+    """Files of one session, queried by id (``$expand`` is not relied upon)."""
+    return F("SessionId").eq(session_id)
+
+
+def earliest_eviction(files: Sequence[File]) -> datetime | None:
+    dates = [f.EvictionDate for f in files if f.EvictionDate]
+    return min(dates) if dates else None
+
+
+def eviction_at_risk(files: Sequence[File], state: Completeness, now: datetime, margin: timedelta) -> bool:
+    """A session not completely staged whose first file leaves the station within ``margin``."""
+    first = earliest_eviction(files)
+    return not state.complete and first is not None and first - now <= margin
+
+
+@dataclass(frozen=True)
+class SessionPlan:
+    collection: str
+    bucket: str
+    tasks: list[StageTask] = field(default_factory=list)
+
+
+def plan_session(
+    session: Session, files: Sequence[File], owner: str, names: CollectionNames, rules: BucketRules
+) -> SessionPlan:
+    """Staging tasks for every file of ``session``: ``{owner}/{collection}/{SessionId}/{file name}``."""
+    collection = names.for_session(platform_of_satellite(session.Satellite))
+    placement = rules.place(owner, collection, "*")
+    foreign = [f.Name for f in files if f.SessionId != session.SessionId]
+    if foreign:
+        raise RsAssetsError(
+            f"session {session.SessionId}: files of another session in its listing: {', '.join(foreign[:3])}"
+        )
+    tasks = [
+        StageTask(
+            source=Source("Files", f.Id, f.Name, f.Size),
+            bucket=placement.bucket,
+            key=object_key(owner, collection, session.SessionId, f.Name),
+            collection=collection,
+            item_id=session.SessionId,
+            build_item=lambda href: {},
+        )
+        for f in sorted(files, key=lambda f: (f.Channel, f.BlockNumber))
+    ]
+    return SessionPlan(collection, placement.bucket, tasks)
