@@ -3,6 +3,7 @@
 import dagster as dg
 
 from rs_assets.assets.auxip import build_auxip
+from rs_assets.assets.cadip import build_cadip, cadip_sensors
 from rs_assets.assets.partitions import daily_partitions
 from rs_assets.assets.stations import station_specs
 from rs_assets.core.errors import ConfigError
@@ -58,6 +59,10 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
         )
     if auxips:
         families.append(build_auxip(auxips[0].name, daily, names))
+    cadips = [s.name for s in stations.of_kind("cadip")]
+    if cadips:
+        families.append(build_cadip(names))
+        families.append(dg.Definitions(sensors=cadip_sensors(cadips)))
     return dg.Definitions.merge(
         dg.Definitions(assets=[*station_specs(stations)], resources=build_resources(settings)),
         *families,

@@ -186,7 +186,7 @@ class StationData:
             }
             for channel in range(1, st.channels + 1)
         ]
-        published = start + timedelta(seconds=5)
+        published = start + duration * (20 / 150)  # listed before its first file (40/150)
         self.sessions.append(
             {
                 "Id": _uuid(self.seed, "session", session_id),

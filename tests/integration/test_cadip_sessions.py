@@ -1,0 +1,114 @@
+"""CADIP sessions against the simulator in live mode, SeaweedFS and the STAC API on PostgreSQL."""
+
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import dagster as dg
+
+from rs_assets.assets.cadip import SESSIONS, build_cadip, cadip_sensors, session_key
+from rs_assets.core.catalog import CollectionNaming, StacApiCatalog
+from rs_assets.core.stac_mapping import CollectionNames
+from rs_assets.core.timeutil import utcnow
+from rs_assets.resources import StationsResource
+from rs_assets.simulator.config import SimStation
+from tests.conftest import SimulatorFactory
+from tests.integration.platform import make_platform
+
+CADIP = build_cadip(CollectionNames())
+ASSET = next(iter(CADIP.assets or []))
+
+
+def materialize(platform, instance: dg.DagsterInstance, key: str) -> dg.ExecuteInProcessResult:  # type: ignore[no-untyped-def]
+    return dg.materialize(
+        [ASSET], partition_key=key, instance=instance, resources=platform.resources(), raise_on_error=False
+    )  # type: ignore[list-item]
+
+
+def metadata(result: dg.ExecuteInProcessResult) -> dict:
+    event = result.get_asset_materialization_events()[-1]
+    return {k: v.value for k, v in event.materialization.metadata.items()}
+
+
+def test_live_session_is_staged_as_it_grows_and_ends_complete(
+    simulator_factory: SimulatorFactory, s3_endpoint: str, stac_api_url: str, tmp_path: Path, unique: str
+) -> None:
+    station = SimStation(
+        name="INS", kind="cadip", sessions=0, retransfers=0, channels=2, blocks_per_channel=4, chunk_size=150_000,
+        live_every=1000, live_duration=6, live_sessions=1,
+    )  # fmt: skip
+    sim = simulator_factory(station, live_start=utcnow() + timedelta(seconds=1))
+    platform = make_platform(s3_endpoint, stac_api_url, tmp_path, unique, sim)
+    sensor = cadip_sensors(["INS"])[0]
+    instance = dg.DagsterInstance.ephemeral()
+    cursor = None
+    runs: list[dict] = []
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        with dg.build_sensor_context(
+            cursor=cursor,
+            instance=instance,
+            resources={"stations": StationsResource(stations_file=str(platform.stations_path))},
+        ) as context:
+            result = sensor(context)
+        assert isinstance(result, dg.SensorResult)
+        cursor = result.cursor
+        for request in result.dynamic_partitions_requests or []:
+            instance.add_dynamic_partitions(SESSIONS.name or "", list(request.partition_keys or []))
+        for run in result.run_requests or []:
+            outcome = materialize(platform, instance, run.partition_key or "")
+            assert outcome.success
+            runs.append(metadata(outcome))
+        if runs and runs[-1]["complete"]:
+            break
+        time.sleep(0.7)
+    assert runs and runs[-1]["complete"], runs[-1]["completeness"] if runs else "no run"
+    assert len(runs) >= 2  # staged while it grew, not once at the end
+    assert any(not r["complete"] for r in runs[:-1])
+
+    files, _ = sim.data.stations["INS"].entity_set("Files", sim.data.now())
+    session_id = files[0]["SessionId"]
+    catalog = StacApiCatalog(stac_api_url, CollectionNaming(owner=platform.owner))
+    item = catalog.get_item("s01-cadip-session", session_id)
+    assert item is not None
+    assert sorted(item["assets"]) == sorted(f["Name"] for f in files)
+    for f in files:
+        key = f"{platform.owner}/s01-cadip-session/{session_id}/{f['Name']}"
+        assert platform.read(key) == sim.data.pattern.read(f["Id"], 0, f["Size"])
+        assert item["assets"][f["Name"]]["roles"] == ["cadu"]
+    assert sum(r["staged"] for r in runs) == len(files)  # each file downloaded once
+
+
+def test_retransfer_without_dates_and_unknown_session(
+    simulator_factory: SimulatorFactory, s3_endpoint: str, stac_api_url: str, tmp_path: Path, unique: str
+) -> None:
+    sim = simulator_factory(
+        SimStation(
+            name="INS",
+            kind="cadip",
+            sessions=2,
+            retransfers=1,
+            channels=1,
+            blocks_per_channel=2,
+            chunk_size=5000,
+        )
+    )
+    platform = make_platform(s3_endpoint, stac_api_url, tmp_path, unique, sim)
+    instance = dg.DagsterInstance.ephemeral()
+    retransfer = next(s for s in sim.data.stations["INS"].sessions if s["Retransfer"])
+    key = session_key("INS", retransfer["SessionId"])
+    instance.add_dynamic_partitions(SESSIONS.name or "", [key, "INS:S1A_nope"])
+    result = materialize(platform, instance, key)
+    assert result.success and metadata(result)["complete"]
+    item = StacApiCatalog(stac_api_url, CollectionNaming(owner=platform.owner)).get_item(
+        "s01-cadip-session", retransfer["SessionId"]
+    )
+    assert item is not None and item["properties"]["cadip:retransfer"] is True
+    assert "start_datetime" not in item["properties"] and item["properties"]["datetime"]
+
+    unknown = materialize(platform, instance, "INS:S1A_nope")
+    assert not unknown.success
+    failure = next(e for e in unknown.all_events if e.is_step_failure)
+    assert "has no session 'S1A_nope'" in str(failure.event_specific_data)
