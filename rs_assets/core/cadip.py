@@ -132,3 +132,24 @@ def plan_session(
         for f in sorted(files, key=lambda f: (f.Channel, f.BlockNumber))
     ]
     return SessionPlan(collection, placement.bucket, tasks)
+
+
+@dataclass(frozen=True)
+class SessionStatus:
+    """What the last staging run of a session reported."""
+
+    key: str
+    complete: bool
+    earliest_eviction: datetime | None
+
+
+def sessions_at_risk(
+    statuses: Sequence[SessionStatus], now: datetime, margin: timedelta
+) -> list[SessionStatus]:
+    """Sessions not completely staged whose first file leaves the station within ``margin``, soonest first."""
+    risky = [
+        s
+        for s in statuses
+        if not s.complete and s.earliest_eviction is not None and s.earliest_eviction - now <= margin
+    ]
+    return sorted(risky, key=lambda s: s.earliest_eviction or now)

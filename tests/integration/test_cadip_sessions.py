@@ -112,3 +112,40 @@ def test_retransfer_without_dates_and_unknown_session(
     assert not unknown.success
     failure = next(e for e in unknown.all_events if e.is_step_failure)
     assert "has no session 'S1A_nope'" in str(failure.event_specific_data)
+
+
+def run_check(defs: dg.Definitions, instance: dg.DagsterInstance, platform) -> dg.AssetCheckEvaluation:  # type: ignore[no-untyped-def]
+    check = next(iter(defs.asset_checks or []))
+    asset = next(iter(defs.assets or []))
+    result = dg.materialize(
+        [asset, check],
+        selection=dg.AssetSelection.checks(check),
+        instance=instance,
+        resources=platform.resources(),  # type: ignore[list-item]
+    )
+    return result.get_asset_check_evaluations()[0]
+
+
+def test_eviction_watch_fails_loudly_for_a_partial_session_near_eviction(
+    simulator_factory: SimulatorFactory, s3_endpoint: str, stac_api_url: str, tmp_path: Path, unique: str
+) -> None:
+    station = SimStation(
+        name="INS", kind="cadip", sessions=0, retransfers=0, channels=1, blocks_per_channel=3, chunk_size=2000,
+        live_every=1000, live_duration=60, live_sessions=1,
+    )  # fmt: skip
+    sim = simulator_factory(
+        station, live_start=utcnow() - timedelta(seconds=20)
+    )  # the first block is out, not the rest
+    platform = make_platform(s3_endpoint, stac_api_url, tmp_path, unique, sim)
+    instance = dg.DagsterInstance.ephemeral()
+    session_id = sim.data.stations["INS"].entity_set("Sessions", sim.data.now())[0][0]["SessionId"]
+    key = session_key("INS", session_id)
+    instance.add_dynamic_partitions(SESSIONS.name or "", [key])
+    staged = materialize(platform, instance, key)
+    assert staged.success and metadata(staged)["complete"] is False
+
+    near = run_check(build_cadip(CollectionNames(), timedelta(days=8)), instance, platform)
+    assert near.passed is False and near.severity == dg.AssetCheckSeverity.ERROR
+    assert key in near.metadata["at_risk"].value
+    far = run_check(build_cadip(CollectionNames(), timedelta(hours=1)), instance, platform)
+    assert far.passed is True
