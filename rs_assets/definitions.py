@@ -61,7 +61,7 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
         families.append(build_auxip(auxips[0].name, daily, names))
     cadips = [s.name for s in stations.of_kind("cadip")]
     if cadips:
-        families.append(build_cadip(names))
+        families.append(build_cadip(names, cadips, daily))
         families.append(dg.Definitions(sensors=cadip_sensors(cadips)))
     return dg.Definitions.merge(
         dg.Definitions(assets=[*station_specs(stations)], resources=build_resources(settings)),

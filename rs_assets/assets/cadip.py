@@ -1,22 +1,19 @@
 """CADIP sessions: one dynamic partition per station and session, staged as its files arrive."""
 
-from datetime import timedelta
+from datetime import date, timedelta
 
 import dagster as dg
 
 from rs_assets.assets.reporting import Progress, staging_metadata
 from rs_assets.core.cadip import (
+    SessionReport,
     SessionStatus,
-    completeness,
-    earliest_eviction,
-    plan_session,
-    session_files_filter,
     sessions_at_risk,
+    sessions_published_on,
+    stage_session,
 )
 from rs_assets.core.errors import RsAssetsError
-from rs_assets.core.odata import F
-from rs_assets.core.stac_mapping import CollectionNames, session_item
-from rs_assets.core.staging import stage_all
+from rs_assets.core.stac_mapping import CollectionNames
 from rs_assets.core.timeutil import format_stac_datetime, parse_datetime, utcnow
 from rs_assets.resources import CatalogResource, ObjectStorage, StationsResource
 from rs_assets.sensors.stations import cadip_sensor
@@ -37,7 +34,24 @@ def split_session_key(key: str) -> tuple[str, str]:
     return station, session_id
 
 
-def build_cadip(names: CollectionNames, eviction_margin: timedelta = timedelta(hours=24)) -> dg.Definitions:
+def session_metadata(report: SessionReport, catalog: CatalogResource) -> dict:
+    return staging_metadata(report.staging) | {
+        "complete": dg.MetadataValue.bool(report.state.complete),
+        "completeness": dg.MetadataValue.md(report.state.as_table()),
+        "files_staged": dg.MetadataValue.int(len(report.staged)),
+        "earliest_eviction": dg.MetadataValue.text(
+            format_stac_datetime(report.earliest_eviction) or "unknown"
+        ),
+        "item": dg.MetadataValue.text(f"{catalog.wire_id(report.collection)}/{report.session.SessionId}"),
+    }
+
+
+def build_cadip(
+    names: CollectionNames,
+    station_names: list[str],
+    daily: dg.PartitionsDefinition,
+    eviction_margin: timedelta = timedelta(hours=24),
+) -> dg.Definitions:
     @dg.asset(
         name="cadip_sessions",
         partitions_def=SESSIONS,
@@ -52,41 +66,84 @@ def build_cadip(names: CollectionNames, eviction_margin: timedelta = timedelta(h
         catalog: CatalogResource,
     ) -> dg.MaterializeResult:
         station, session_id = split_session_key(context.partition_key)
-        client = stations.client(station)
-        found = client.sessions(F("SessionId").eq(session_id))
-        if not found:
+        try:
+            report = _stage(context, station, session_id, stations, storage, catalog)
+        except RsAssetsError as exc:
+            raise dg.Failure(str(exc)) from None
+        metadata = session_metadata(report, catalog)
+        if report.staging.failed:
+            failed = ", ".join(o.task.source.name for o in report.staging.failed[:10])
             raise dg.Failure(
-                f"station {station!r} has no session {session_id!r} (evicted, or never published)"
+                f"{station} {session_id}: {len(report.staging.failed)} files failed: {failed}",
+                metadata=metadata,
             )
-        session = found[0]
-        files = client.files(session_files_filter(session_id))
-        plan = plan_session(session, files, catalog.owner, names, storage.rules())
-        report = stage_all(
-            client,
+        return dg.MaterializeResult(metadata=metadata)
+
+    def _stage(
+        context: dg.AssetExecutionContext | dg.OpExecutionContext,
+        station: str,
+        session_id: str,
+        stations: StationsResource,
+        storage: ObjectStorage,
+        catalog: CatalogResource,
+    ) -> SessionReport:
+        return stage_session(
+            stations.client(station),
             storage.transfer(),
-            plan.tasks,
+            catalog.catalog(),
+            catalog.owner,
+            names,
+            storage.rules(),
+            session_id,
             stations.stations().station(station).max_parallel_downloads,
-            Progress(context.log, len(plan.tasks), f"{station} {session_id}"),
+            Progress(context.log, 0, f"{station} {session_id}"),
         )
-        staged = {o.task.source.name: o.result.object.href for o in report.succeeded if o.result}
-        cat = catalog.catalog()
-        cat.ensure_collection(plan.collection)
-        cat.upsert_items(
-            plan.collection, [session_item(session, [f for f in files if f.Name in staged], staged)]
-        )
-        state = completeness(session, [f for f in files if f.Name in staged])
-        eviction = earliest_eviction(files)
-        metadata = staging_metadata(report) | {
-            "complete": dg.MetadataValue.bool(state.complete),
-            "completeness": dg.MetadataValue.md(state.as_table()),
-            "files_staged": dg.MetadataValue.int(len(staged)),
-            "earliest_eviction": dg.MetadataValue.text(format_stac_datetime(eviction) or "unknown"),
-            "item": dg.MetadataValue.text(f"{cat.wire_id(plan.collection)}/{session_id}"),
+
+    @dg.asset(
+        name="cadip_discovery",
+        partitions_def=dg.MultiPartitionsDefinition(
+            {"day": daily, "station": dg.StaticPartitionsDefinition(station_names)}
+        ),
+        group_name="cadip",
+        kinds={"odata"},
+        description="Backfill over time: every session with files published that day at that station, staged "
+        "as its cadip_sessions partition (past sessions are staged while the station still has them).",
+    )
+    def cadip_discovery(
+        context: dg.AssetExecutionContext,
+        stations: StationsResource,
+        storage: ObjectStorage,
+        catalog: CatalogResource,
+    ) -> dg.MaterializeResult:
+        keys = context.partition_key.keys_by_dimension  # type: ignore[attr-defined]
+        station, day = keys["station"], date.fromisoformat(keys["day"])
+        session_ids = sessions_published_on(stations.client(station), day)
+        partition_keys = [session_key(station, s) for s in session_ids]
+        context.instance.add_dynamic_partitions(SESSIONS.name or "", partition_keys)
+        failures, complete = [], 0
+        for session_id, key in zip(session_ids, partition_keys, strict=True):
+            try:
+                report = _stage(context, station, session_id, stations, storage, catalog)
+            except RsAssetsError as exc:
+                failures.append(f"{session_id}: {exc}")
+                continue
+            if report.staging.failed:
+                failures.append(f"{session_id}: {len(report.staging.failed)} files failed")
+                continue
+            complete += report.state.complete
+            context.log_event(
+                dg.AssetMaterialization(
+                    asset_key=cadip_sessions.key, partition=key, metadata=session_metadata(report, catalog)
+                )
+            )
+        metadata = {
+            "sessions": dg.MetadataValue.int(len(session_ids)),
+            "complete": dg.MetadataValue.int(complete),
+            "failures": dg.MetadataValue.md("\n".join(f"- {f}" for f in failures) or "none"),
         }
-        if report.failed:
-            names_failed = ", ".join(o.task.source.name for o in report.failed[:10])
+        if failures:
             raise dg.Failure(
-                f"{station} {session_id}: {len(report.failed)} files failed: {names_failed}",
+                f"{station} {day}: {len(failures)} sessions failed: {'; '.join(failures[:5])}",
                 metadata=metadata,
             )
         return dg.MaterializeResult(metadata=metadata)
@@ -144,7 +201,10 @@ def build_cadip(names: CollectionNames, eviction_margin: timedelta = timedelta(h
         minimum_interval_seconds=60,
     )
     return dg.Definitions(
-        assets=[cadip_sessions], asset_checks=[eviction_watch], jobs=[job], sensors=[automation]
+        assets=[cadip_sessions, cadip_discovery],
+        asset_checks=[eviction_watch],
+        jobs=[job],
+        sensors=[automation],
     )
 
 

@@ -23,12 +23,12 @@ def staging_metadata(report: StagingReport) -> dict[str, Any]:
 
 
 class Progress:
-    """Logs every tenth of the work, so a long run shows it is moving in the run's log."""
+    """Logs every tenth of the work (every ten items when the total is not known up front)."""
 
     def __init__(self, log: Any, total: int, what: str):
         self.log, self.total, self.what = log, total, what
         self.done = 0
-        self.step = max(1, total // 10)
+        self.step = max(1, total // 10) if total else 10
 
     def __call__(self, outcome: Any) -> None:
         """``outcome`` is a staging outcome, or an error message (None when that step went well)."""
@@ -38,4 +38,4 @@ class Progress:
         elif getattr(outcome, "error", None):
             self.log.warning(f"{self.what}: {outcome.task.source.name} failed: {outcome.error}")
         if self.done % self.step == 0 or self.done == self.total:
-            self.log.info(f"{self.what}: {self.done}/{self.total} done")
+            self.log.info(f"{self.what}: {self.done}/{self.total or '?'} done")

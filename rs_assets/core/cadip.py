@@ -7,17 +7,19 @@ their files arrive, so completeness is reported on every run, per channel.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 from .bucket_rules import BucketRules
+from .catalog import Catalog
 from .errors import RsAssetsError
 from .models import File, Session
-from .odata import Expr, F
-from .stac_mapping import CollectionNames, platform_of_satellite
-from .staging import StageTask, object_key
-from .transfer import Source
+from .odata import Expr, F, all_of
+from .stac_mapping import CollectionNames, platform_of_satellite, session_item
+from .staging import StageOutcome, StageTask, StagingReport, object_key, stage_all
+from .station import StationClient
+from .transfer import Source, Transfer
 
 
 @dataclass(frozen=True)
@@ -153,3 +155,55 @@ def sessions_at_risk(
         if not s.complete and s.earliest_eviction is not None and s.earliest_eviction - now <= margin
     ]
     return sorted(risky, key=lambda s: s.earliest_eviction or now)
+
+
+@dataclass
+class SessionReport:
+    session: Session
+    files: list[File]
+    staging: StagingReport
+    state: Completeness
+    collection: str
+    staged: dict[str, str]
+
+    @property
+    def earliest_eviction(self) -> datetime | None:
+        return earliest_eviction(self.files)
+
+
+def stage_session(
+    client: StationClient,
+    transfer: Transfer,
+    catalog: Catalog,
+    owner: str,
+    names: CollectionNames,
+    rules: BucketRules,
+    session_id: str,
+    parallel: int,
+    on_done: Callable[[StageOutcome], None] | None = None,
+) -> SessionReport:
+    """Stage what is not yet staged of one session and upsert its item over every staged file."""
+    found = client.sessions(F("SessionId").eq(session_id))
+    if not found:
+        raise RsAssetsError(
+            f"station {client.name!r} has no session {session_id!r} (evicted, or never published)"
+        )
+    session = found[0]
+    files = client.files(session_files_filter(session_id))
+    plan = plan_session(session, files, owner, names, rules)
+    report = stage_all(client, transfer, plan.tasks, parallel, on_done)
+    staged = {o.task.source.name: o.result.object.href for o in report.succeeded if o.result}
+    done = [f for f in files if f.Name in staged]
+    catalog.ensure_collection(plan.collection)
+    catalog.upsert_items(plan.collection, [session_item(session, done, staged)])
+    return SessionReport(session, files, report, completeness(session, done), plan.collection, staged)
+
+
+def sessions_published_on(client: StationClient, day: date) -> list[str]:
+    """Ids of the sessions with files published during ``day`` (UTC), in order of first publication."""
+    start = datetime.combine(day, time(0), tzinfo=UTC)
+    files = client.files(
+        all_of(F("PublicationDate").ge(start), F("PublicationDate").lt(start + timedelta(days=1)))
+    )
+    ordered = sorted(files, key=lambda f: f.PublicationDate or start)
+    return list(dict.fromkeys(f.SessionId for f in ordered))

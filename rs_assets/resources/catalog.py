@@ -14,6 +14,9 @@ class CatalogResource(dg.ConfigurableResource):
     owner: str = "copernicus"
     owner_prefix: bool = True
 
+    def wire_id(self, collection: str) -> str:
+        return CollectionNaming(owner=self.owner, prefixed=self.owner_prefix).wire_id(collection)
+
     def catalog(self) -> Catalog:
         naming = CollectionNaming(owner=self.owner, prefixed=self.owner_prefix)
         if self.backend == "stac_api":

@@ -9,6 +9,7 @@ from pathlib import Path
 import dagster as dg
 
 from rs_assets.assets.cadip import SESSIONS, build_cadip, cadip_sensors, session_key
+from rs_assets.assets.partitions import daily_partitions
 from rs_assets.core.catalog import CollectionNaming, StacApiCatalog
 from rs_assets.core.stac_mapping import CollectionNames
 from rs_assets.core.timeutil import utcnow
@@ -17,8 +18,10 @@ from rs_assets.simulator.config import SimStation
 from tests.conftest import SimulatorFactory
 from tests.integration.platform import make_platform
 
-CADIP = build_cadip(CollectionNames())
-ASSET = next(iter(CADIP.assets or []))
+DAILY = daily_partitions("2026-11-01")
+CADIP = build_cadip(CollectionNames(), ["INS"], DAILY)
+ASSETS = {a.key.to_user_string(): a for a in CADIP.assets or []}  # type: ignore[union-attr]
+ASSET = ASSETS["cadip_sessions"]
 
 
 def materialize(platform, instance: dg.DagsterInstance, key: str) -> dg.ExecuteInProcessResult:  # type: ignore[no-untyped-def]
@@ -116,7 +119,7 @@ def test_retransfer_without_dates_and_unknown_session(
 
 def run_check(defs: dg.Definitions, instance: dg.DagsterInstance, platform) -> dg.AssetCheckEvaluation:  # type: ignore[no-untyped-def]
     check = next(iter(defs.asset_checks or []))
-    asset = next(iter(defs.assets or []))
+    asset = next(a for a in defs.assets or [] if a.key.to_user_string() == "cadip_sessions")  # type: ignore[union-attr]
     result = dg.materialize(
         [asset, check],
         selection=dg.AssetSelection.checks(check),
@@ -144,8 +147,48 @@ def test_eviction_watch_fails_loudly_for_a_partial_session_near_eviction(
     staged = materialize(platform, instance, key)
     assert staged.success and metadata(staged)["complete"] is False
 
-    near = run_check(build_cadip(CollectionNames(), timedelta(days=8)), instance, platform)
+    near = run_check(build_cadip(CollectionNames(), ["INS"], DAILY, timedelta(days=8)), instance, platform)
     assert near.passed is False and near.severity == dg.AssetCheckSeverity.ERROR
     assert key in near.metadata["at_risk"].value
-    far = run_check(build_cadip(CollectionNames(), timedelta(hours=1)), instance, platform)
+    far = run_check(build_cadip(CollectionNames(), ["INS"], DAILY, timedelta(hours=1)), instance, platform)
     assert far.passed is True
+
+
+def test_discovery_backfills_a_past_day_as_session_partitions(
+    simulator_factory: SimulatorFactory, s3_endpoint: str, stac_api_url: str, tmp_path: Path, unique: str
+) -> None:
+    sim = simulator_factory(
+        SimStation(
+            name="INS",
+            kind="cadip",
+            sessions=6,
+            retransfers=1,
+            channels=2,
+            blocks_per_channel=2,
+            chunk_size=3000,
+        )
+    )
+    platform = make_platform(s3_endpoint, stac_api_url, tmp_path, unique, sim)
+    files, _ = sim.data.stations["INS"].entity_set("Files", sim.data.now())
+    day = files[0]["PublicationDate"][:10]
+    expected = list(
+        dict.fromkeys(
+            f["SessionId"]
+            for f in sorted(files, key=lambda f: f["PublicationDate"])
+            if f["PublicationDate"].startswith(day)
+        )
+    )
+    instance = dg.DagsterInstance.ephemeral()
+    result = dg.materialize(
+        [ASSETS["cadip_discovery"], ASSET],
+        selection=[ASSETS["cadip_discovery"]],
+        partition_key=dg.MultiPartitionKey({"day": day, "station": "INS"}),
+        instance=instance,
+        resources=platform.resources(),
+    )
+    assert result.success
+    keys = [session_key("INS", s) for s in expected]
+    assert instance.get_dynamic_partitions(SESSIONS.name or "") == keys
+    assert instance.get_materialized_partitions(ASSET.key) == set(keys)
+    catalog = StacApiCatalog(stac_api_url, CollectionNaming(owner=platform.owner))
+    assert catalog.existing_ids("s01-cadip-session", expected) == set(expected)
