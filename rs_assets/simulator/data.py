@@ -6,6 +6,7 @@ produce its bytes) that are stripped before serving. The same seed always yields
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import random
 import threading
@@ -77,12 +78,38 @@ class StationData:
         self.blobs: dict[str, bytes] = {}
         self._live_built = 0
         self._lock = threading.Lock()
+        self._files_index: list[tuple[datetime, int, Record]] = []
+        self._products_index: list[tuple[datetime, int, Record]] = []
         if station.kind == "cadip":
             self._build_history()
         else:
             self._build_products()
+        self._reindex()
+
+    def _reindex(self) -> None:
+        self._files_index = sorted((f["_visible"], n, f) for n, f in enumerate(self.files))
+        self._products_index = sorted((p["_visible"], n, p) for n, p in enumerate(self.products))
 
     # -- visibility ---------------------------------------------------------------------------------------
+
+    def published_since(self, entity: str, now: datetime, bound: datetime) -> tuple[list[Record], set[str]]:
+        """``entity_set`` through a publication-date index, as a station's database would answer."""
+        if entity == "Sessions" or (entity == "Files") != (self.station.kind == "cadip"):
+            return self.entity_set(entity, now)
+        self._build_live(now)
+        index = self._files_index if entity == "Files" else self._products_index
+        start = bisect.bisect_left(index, (bound,))
+        fields = FILE_FIELDS if entity == "Files" else PRODUCT_FIELDS
+        return [record for _, _, record in index[start:] if record["_visible"] <= now], fields
+
+    def publish_session(self, rng: random.Random, index: int, start: datetime) -> None:
+        """Publish one more (non-live) session now: for tests and benchmarks that need new data on demand."""
+        self._add_session(rng, index, start, retransfer=False, live=False)
+        self._reindex()
+
+    def publish_aux(self, rng: random.Random, published: datetime) -> None:
+        self._add_aux(rng, published)
+        self._reindex()
 
     def entity_set(self, entity: str, now: datetime) -> tuple[list[Record], set[str]]:
         if entity == "Sessions" and self.station.kind == "cadip":
@@ -125,6 +152,7 @@ class StationData:
                     rng, st.sessions + self._live_built, downlink_start, retransfer=False, live=True
                 )
                 self._live_built += 1
+                self._reindex()
 
     def _add_session(
         self, rng: random.Random, index: int, start: datetime, *, retransfer: bool, live: bool

@@ -61,6 +61,11 @@ _parser = ODataParser()
 
 def compile_filter(text: str, fields: set[str], strictness: Strictness) -> Predicate:
     """Parse ``text`` into a predicate over records whose top-level properties are ``fields``."""
+    return compile_query(text, fields, strictness)[0]
+
+
+def compile_query(text: str, fields: set[str], strictness: Strictness) -> tuple[Predicate, datetime | None]:
+    """The predicate, and the lower bound it puts on ``PublicationDate`` (what a station's index would use)."""
     if _NOT_OP.search(text):
         raise FilterRejected("'not(' is not supported: write 'not (' with a space")
     for word in ("gte", "lte"):
@@ -81,7 +86,34 @@ def compile_filter(text: str, fields: set[str], strictness: Strictness) -> Predi
     except Exception as exc:
         raise FilterRejected(f"invalid $filter: {type(exc).__name__}: {exc}") from None
     _Checker(fields, strictness).visit(tree, set())
-    return lambda record: bool(_evaluate(tree, record, {}))
+    return (lambda record: bool(_evaluate(tree, record, {}))), _publication_lower_bound(tree)
+
+
+def _publication_lower_bound(node: Any) -> datetime | None:
+    """``PublicationDate gt|ge T`` (or ``(gt T or eq T)``) among the top-level ``and`` terms."""
+    match node:
+        case ast.BoolOp(op=ast.And(), left=left, right=right):
+            bounds = [b for b in (_publication_lower_bound(left), _publication_lower_bound(right)) if b]
+            return max(bounds) if bounds else None
+        case ast.Compare(
+            comparator=ast.Gt() | ast.GtE(),
+            left=ast.Identifier(name="PublicationDate"),
+            right=ast.DateTime(val=val),
+        ):
+            return parse_datetime(val)
+        case ast.BoolOp(op=ast.Or(), left=left, right=right):
+            both = [_publication_lower_bound(left), _eq_bound(right)]
+            return both[0] if both[0] and both[0] == both[1] else None
+    return None
+
+
+def _eq_bound(node: Any) -> datetime | None:
+    match node:
+        case ast.Compare(
+            comparator=ast.Eq(), left=ast.Identifier(name="PublicationDate"), right=ast.DateTime(val=val)
+        ):
+            return parse_datetime(val)
+    return None
 
 
 class _Checker:

@@ -25,7 +25,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 from .config import Faults, SimulatorConfig
 from .data import SimulatorData, StationData, public
-from .odata_filter import STRICTNESS, FilterRejected, compile_filter, parse_orderby
+from .odata_filter import STRICTNESS, FilterRejected, compile_query, parse_orderby
 
 log = logging.getLogger(__name__)
 
@@ -309,8 +309,9 @@ class _Handler(BaseHTTPRequestHandler):
     # -- OData search -------------------------------------------------------------------------------------
 
     def _search(self, station: StationData, entity: str, query: str) -> None:
+        now = self.sim.data.now()
         try:
-            records, fields = station.entity_set(entity, self.sim.data.now())
+            records, fields = station.entity_set(entity, now)
         except KeyError:
             self._error(404, f"station {station.station.name} has no {entity}")
             return
@@ -319,7 +320,9 @@ class _Handler(BaseHTTPRequestHandler):
             options = self._options(params, entity)
             strictness = STRICTNESS[station.station.strictness]
             if "$filter" in options:
-                predicate = compile_filter(options["$filter"], fields, strictness)
+                predicate, since = compile_query(options["$filter"], fields, strictness)
+                if since is not None:
+                    records, _ = station.published_since(entity, now, since)
                 records = [r for r in records if predicate(r)]
             if "$orderby" in options:
                 for key, descending in reversed(parse_orderby(options["$orderby"], fields)):

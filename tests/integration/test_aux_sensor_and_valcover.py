@@ -66,7 +66,7 @@ def test_sensor_requests_each_day_once_and_then_only_new_data(
 
     station = sim.data.stations["ADGS"]
     latest = max(parse_datetime(p["PublicationDate"]) for p in products)
-    station._add_aux(random.Random(7), latest + timedelta(minutes=3))  # a product published after the mark
+    station.publish_aux(random.Random(7), latest + timedelta(minutes=3))  # a product published after the mark
     fresh = tick(sensor, platform, quiet.cursor)
     assert [r.partition_key for r in fresh.run_requests or []] == [
         (latest + timedelta(minutes=3)).date().isoformat()
