@@ -54,9 +54,8 @@ def simulator_factory() -> Iterator[SimulatorFactory]:
     started: list[StationSimulator] = []
 
     def start(*stations: SimStation, **config: object) -> StationSimulator:
-        simulator = StationSimulator(
-            SimulatorConfig(stations=list(stations), history_end=HISTORY_END, **config)  # type: ignore[arg-type]
-        ).start()
+        config.setdefault("history_end", HISTORY_END)
+        simulator = StationSimulator(SimulatorConfig(stations=list(stations), **config)).start()  # type: ignore[arg-type]
         started.append(simulator)
         return simulator
 

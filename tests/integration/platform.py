@@ -29,6 +29,9 @@ def s3_client(endpoint: str):  # type: ignore[no-untyped-def]
 
 
 def stations_file(simulator: StationSimulator, path: Path, **overrides: object) -> Path:
+    """A stations YAML pointing at ``simulator``; its secrets go where the file says, in the environment."""
+    os.environ.setdefault(SIMULATOR_SECRET_ENV, simulator.config.identity.client_secret)
+    os.environ.setdefault(SIMULATOR_PASSWORD_ENV, simulator.config.identity.password)
     profiles = {"strict": "default", "mps": "mps", "lenient": "standard"}
     entries = [
         {
@@ -105,8 +108,6 @@ class Platform:
 def make_platform(
     endpoint: str, catalog_url: str | None, tmp: Path, unique: str, simulator: StationSimulator
 ) -> Platform:
-    os.environ.setdefault(SIMULATOR_SECRET_ENV, simulator.config.identity.client_secret)
-    os.environ.setdefault(SIMULATOR_PASSWORD_ENV, simulator.config.identity.password)
     data, system = f"data-{unique}", f"sys-{unique}"
     client = s3_client(endpoint)
     for bucket in (data, system):

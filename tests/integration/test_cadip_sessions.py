@@ -12,7 +12,7 @@ from rs_assets.assets.cadip import SESSIONS, build_cadip, cadip_sensors, session
 from rs_assets.assets.partitions import daily_partitions
 from rs_assets.core.catalog import CollectionNaming, StacApiCatalog
 from rs_assets.core.stac_mapping import CollectionNames
-from rs_assets.core.timeutil import utcnow
+from rs_assets.core.timeutil import parse_datetime, utcnow
 from rs_assets.resources import StationsResource
 from rs_assets.simulator.config import SimStation
 from tests.conftest import SimulatorFactory
@@ -192,3 +192,73 @@ def test_discovery_backfills_a_past_day_as_session_partitions(
     assert instance.get_materialized_partitions(ASSET.key) == set(keys)
     catalog = StacApiCatalog(stac_api_url, CollectionNaming(owner=platform.owner))
     assert catalog.existing_ids("s01-cadip-session", expected) == set(expected)
+
+
+def tick(sensor: dg.SensorDefinition, stations_path: Path, cursor: str | None) -> dg.SensorResult:
+    resources = {"stations": StationsResource(stations_file=str(stations_path))}
+    with dg.build_sensor_context(
+        cursor=cursor, instance=dg.DagsterInstance.ephemeral(), resources=resources
+    ) as context:
+        result = sensor(context)
+    assert isinstance(result, dg.SensorResult)
+    return result
+
+
+def test_a_slow_station_does_not_hold_another_up(simulator_factory: SimulatorFactory, tmp_path: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from rs_assets.simulator.config import Faults
+    from tests.integration.platform import stations_file
+
+    slow = SimStation(
+        name="INS", kind="cadip", sessions=3, chunk_size=100, faults=Faults(latency=1.5, error_rate=0.3)
+    )
+    fast = SimStation(name="MPS", kind="cadip", strictness="mps", sessions=3, chunk_size=100)
+    sim = simulator_factory(slow, fast, history_end=utcnow())  # within the sensors' first look-back
+    path = stations_file(sim, tmp_path / "stations.yaml")
+    ins, mps = cadip_sensors(["INS", "MPS"])
+    timings: dict[str, float] = {}
+
+    def timed(name: str, sensor: dg.SensorDefinition) -> dg.SensorResult:
+        started = time.monotonic()
+        result = tick(sensor, path, None)
+        timings[name] = time.monotonic() - started
+        return result
+
+    with ThreadPoolExecutor(2) as pool:
+        slow_result, fast_result = pool.map(timed, ["INS", "MPS"], [ins, mps])
+    assert timings["MPS"] < 1.0 < 1.5 < timings["INS"]
+    assert len(fast_result.run_requests or []) == 3 and len(slow_result.run_requests or []) == 3
+
+
+def test_restart_from_the_stored_cursor_loses_and_duplicates_nothing(
+    simulator_factory: SimulatorFactory, tmp_path: Path
+) -> None:
+    import random
+
+    from tests.integration.platform import stations_file
+
+    sim = simulator_factory(
+        SimStation(name="INS", kind="cadip", sessions=4, retransfers=1, chunk_size=100), history_end=utcnow()
+    )
+    path = stations_file(sim, tmp_path / "stations.yaml")
+    first = tick(cadip_sensors(["INS"])[0], path, None)
+    seen = {r.run_key for r in first.run_requests or []}
+    assert len(seen) == 4
+
+    restarted = cadip_sensors(["INS"])[
+        0
+    ]  # a new sensor object, as after a daemon restart: only the cursor survives
+    assert tick(restarted, path, first.cursor).run_requests == []
+    assert {
+        r.run_key for r in tick(restarted, path, None).run_requests or []
+    } == seen  # same keys: Dagster dedups
+
+    station = sim.data.stations["INS"]
+    files, _ = station.entity_set("Files", sim.data.now())
+    latest = max(parse_datetime(f["PublicationDate"]) for f in files)
+    station.publish_session(random.Random(3), 99, latest + timedelta(minutes=1))
+    after = tick(restarted, path, first.cursor)
+    new_session = max(station.sessions, key=lambda s: s["_visible"])["SessionId"]
+    assert [r.partition_key for r in after.run_requests or []] == [session_key("INS", new_session)]
+    assert not seen & {r.run_key for r in after.run_requests or []}
