@@ -66,12 +66,13 @@ def run_child(module: str, *args: str, env: dict[str, str] | None = None) -> dic
     """Run ``python -m module args`` and return the JSON it prints last (its own timing and peak RSS)."""
     out = subprocess.run(
         [sys.executable, "-m", module, *args],
-        check=True,
         capture_output=True,
         text=True,
         env={**os.environ, **(env or {})},
         cwd=ROOT,
     )
+    if out.returncode:
+        raise SystemExit(f"{module} {' '.join(args[:1])} failed:\n{out.stderr[-3000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 

@@ -186,15 +186,100 @@ def aux_day(args: argparse.Namespace) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("what", choices=["read", "write", "stage", "aux-day"])
+    parser.add_argument(
+        "what",
+        choices=["read", "write", "stage", "aux-day", "session-read", "session-write", "session-stage"],
+    )
     parser.add_argument("--url", required=True)
     parser.add_argument("--s3-endpoint", required=True)
     parser.add_argument("--bytes", type=int, default=0)
     parser.add_argument("--workdir", default="/tmp")
     parser.add_argument("--parallel", type=int, default=8)
     args = parser.parse_args()
-    measure = {"read": read, "write": write, "stage": stage, "aux-day": aux_day}[args.what]
+    measure = {
+        "read": read,
+        "write": write,
+        "stage": stage,
+        "aux-day": aux_day,
+        "session-read": session_read,
+        "session-write": session_write,
+        "session-stage": session_stage,
+    }[args.what]
     print(json.dumps(measure(args)))
+
+
+def session_files(url: str):  # type: ignore[no-untyped-def]
+    station = client(url, "SES")
+    return station, station.files(None)
+
+
+def session_read(args: argparse.Namespace) -> dict:
+    """Every file of the session to /dev/null, as many at a time as staging uses."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    station, files = session_files(args.url)
+
+    def drain(file) -> int:  # type: ignore[no-untyped-def]
+        return sum(len(chunk) for chunk in station.iter_download("Files", file.Id, expected_size=file.Size))
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(args.parallel) as pool:
+        total = sum(pool.map(drain, files))
+    return {"mb_s": total / 1e6 / (time.perf_counter() - started), "rss_mib": peak_rss_mib()}
+
+
+def session_write(args: argparse.Namespace) -> dict:
+    """The same sizes written to the same S3 from memory, as many at a time, with the same part size."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    _, files = session_files(args.url)
+    target = bucket(args.s3_endpoint, f"sraw-{os.getpid()}")
+    s3_client = boto3.client("s3", endpoint_url=args.s3_endpoint, region_name="us-east-1")
+    config = TransferConfig(multipart_threshold=PART, multipart_chunksize=PART, max_concurrency=CONCURRENCY)
+
+    def put(file) -> int:  # type: ignore[no-untyped-def]
+        s3_client.upload_fileobj(
+            io.BufferedReader(PatternReader(file.Size), MiB), target, file.Name, Config=config
+        )
+        return file.Size
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(args.parallel) as pool:
+        total = sum(pool.map(put, files))
+    return {"mb_s": total / 1e6 / (time.perf_counter() - started), "rss_mib": peak_rss_mib()}
+
+
+def session_stage(args: argparse.Namespace) -> dict:
+    """rs-assets' own session staging (files and item), through the same code the asset runs."""
+    from rs_assets.core.bucket_rules import BucketRules
+    from rs_assets.core.cadip import stage_session
+    from rs_assets.core.catalog import SqliteCatalog
+    from rs_assets.core.stac_mapping import CollectionNames
+
+    station, files = session_files(args.url)
+    target = bucket(args.s3_endpoint, f"sours-{os.getpid()}")
+    transfer = Transfer(
+        ObjectStore(s3(args.s3_endpoint)), TransferSettings(part_size=PART, upload_concurrency=CONCURRENCY)
+    )
+    catalog = SqliteCatalog(Path(args.workdir) / f"sessions-{os.getpid()}.sqlite")
+    started = time.perf_counter()
+    report = stage_session(
+        station,
+        transfer,
+        catalog,
+        "copernicus",
+        CollectionNames(),
+        BucketRules.parse(f"*,*,*,7,{target}\n"),
+        files[0].SessionId,
+        args.parallel,
+    )
+    seconds = time.perf_counter() - started
+    assert report.state.complete and not report.staging.failed
+    return {
+        "mb_s": report.staging.transferred_bytes / 1e6 / seconds,
+        "rss_mib": peak_rss_mib(),
+        "files": len(files),
+    }
 
 
 if __name__ == "__main__":
