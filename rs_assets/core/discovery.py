@@ -46,3 +46,25 @@ class Watermark:
             return cls()
         data = json.loads(text)
         return cls(parse_datetime(data.get("high")), frozenset(data.get("seen", [])))
+
+
+def batch_new(
+    mark: Watermark, found: Sequence[tuple[Published, str]], overlap: timedelta, max_groups: int
+) -> tuple[dict[str, list[Published]], Watermark]:
+    """The new entities of ``found`` grouped by their key (a day, a session), earliest groups first.
+
+    At most ``max_groups`` groups are returned; the mark then advances only over what they cover, so the
+    groups left out come back on the next tick instead of being lost.
+    """
+    published = sorted((p for p, _ in found), key=lambda p: p.published)
+    group_of = {p.id: group for p, group in found}
+    new, _ = mark.advance(published, overlap)
+    groups: dict[str, list[Published]] = {}
+    for item in new:
+        groups.setdefault(group_of[item.id], []).append(item)
+    kept = sorted(groups, key=lambda g: min(p.published for p in groups[g]))[:max_groups]
+    if len(kept) < len(groups):
+        last = max(p.published for g in kept for p in groups[g])
+        published = [p for p in published if p.published <= last]
+    _, following = mark.advance(published, overlap)
+    return {g: groups[g] for g in kept}, following

@@ -1,12 +1,11 @@
 """One cursor sensor per station: a publication-date high-water mark, run requests capped per tick."""
 
-from collections import defaultdict
 from collections.abc import Callable
 from datetime import timedelta
 
 import dagster as dg
 
-from rs_assets.core.discovery import Published, Watermark
+from rs_assets.core.discovery import Published, Watermark, batch_new
 from rs_assets.core.models import File, Product
 from rs_assets.core.odata import F, Query
 from rs_assets.core.timeutil import utcnow
@@ -15,6 +14,11 @@ from rs_assets.resources import StationsResource
 OVERLAP = timedelta(minutes=10)
 LOOKBACK = timedelta(days=2)
 MAX_RUNS_PER_TICK = 20
+
+
+def _run_key(key: str, batch: list[Published]) -> str:
+    """The cursor is the primary guard; the key (newest publication and count) stops a replayed tick too."""
+    return f"{key}:{max(p.published for p in batch).isoformat()}:{len(batch)}"
 
 
 def auxip_sensor(
@@ -37,33 +41,24 @@ def auxip_sensor(
     def watch(context: dg.SensorEvaluationContext, stations: StationsResource) -> dg.SensorResult:
         mark = Watermark.from_json(context.cursor)
         since = mark.query_from(overlap, utcnow() - lookback)
-        client = stations.client(station)
-        found = client.search(Query("Products", F("PublicationDate").gt(since)), Product)
-        published = sorted(
-            (Published(p.Id, p.PublicationDate) for p in found if p.PublicationDate),
-            key=lambda p: p.published,
+        found = stations.client(station).search(Query("Products", F("PublicationDate").gt(since)), Product)
+        by_day, following = batch_new(
+            mark,
+            [
+                (Published(p.Id, p.PublicationDate), p.PublicationDate.date().isoformat())
+                for p in found
+                if p.PublicationDate
+            ],
+            overlap,
+            max_runs,
         )
-        new, _ = mark.advance(published, overlap)
-        by_day: defaultdict[str, list[Published]] = defaultdict(list)
-        for item in new:
-            by_day[item.published.date().isoformat()].append(item)
-        days = sorted(by_day)[:max_runs]
-        if len(by_day) > len(days):
-            # Leave the days not requested for the next tick: advance the mark only over what was requested.
-            last = max(p.published for p in by_day[days[-1]])
-            published = [p for p in published if p.published <= last]
-        _, following = mark.advance(published, overlap)
         requests = [
             dg.RunRequest(
-                partition_key=day,
-                run_key=f"{station}:{day}:{max(p.published for p in by_day[day]).isoformat()}:{len(by_day[day])}",
-                tags={"rs/station": station},
+                partition_key=day, run_key=_run_key(f"{station}:{day}", batch), tags={"rs/station": station}
             )
-            for day in days
+            for day, batch in sorted(by_day.items())
         ]
-        context.log.info(
-            f"{station}: {len(found)} products in the window, {len(new)} new, {len(requests)} runs"
-        )
+        context.log.info(f"{station}: {len(found)} products in the window, new ones on {len(requests)} days")
         return dg.SensorResult(run_requests=requests, cursor=following.to_json())
 
     return watch
@@ -95,40 +90,30 @@ def cadip_sensor(
     def watch(context: dg.SensorEvaluationContext, stations: StationsResource) -> dg.SensorResult:
         mark = Watermark.from_json(context.cursor)
         since = mark.query_from(overlap, utcnow() - lookback)
-        client = stations.client(station)
-        files = client.search(Query("Files", F("PublicationDate").gt(since)), File)
-        published = sorted(
-            (Published(f.Id, f.PublicationDate) for f in files if f.PublicationDate),
-            key=lambda p: p.published,
+        files = stations.client(station).search(Query("Files", F("PublicationDate").gt(since)), File)
+        by_session, following = batch_new(
+            mark,
+            [(Published(f.Id, f.PublicationDate), f.SessionId) for f in files if f.PublicationDate],
+            overlap,
+            max_runs,
         )
-        new, _ = mark.advance(published, overlap)
-        session_of = {f.Id: f.SessionId for f in files}
-        by_session: defaultdict[str, list[Published]] = defaultdict(list)
-        for item in new:
-            by_session[session_of[item.id]].append(item)
-        ordered = sorted(by_session, key=lambda s: min(p.published for p in by_session[s]))[:max_runs]
-        if len(by_session) > len(ordered):
-            last = max(p.published for s in ordered for p in by_session[s])
-            published = [p for p in published if p.published <= last]
-        _, following = mark.advance(published, overlap)
-        keys = [key_of(station, session_id) for session_id in ordered]
+        keys = {session_id: key_of(station, session_id) for session_id in by_session}
         known = (
             set(context.instance.get_dynamic_partitions(partitions.name or "")) if context.instance else set()
         )
+        fresh = [key for key in keys.values() if key not in known]
         requests = [
             dg.RunRequest(
-                partition_key=key,
-                run_key=f"{key}:{max(p.published for p in by_session[s]).isoformat()}:{len(by_session[s])}",
-                tags={"rs/station": station},
+                partition_key=keys[s], run_key=_run_key(keys[s], batch), tags={"rs/station": station}
             )
-            for key, s in zip(keys, ordered, strict=True)
+            for s, batch in by_session.items()
         ]
-        context.log.info(f"{station}: {len(new)} new files in {len(ordered)} sessions")
+        context.log.info(
+            f"{station}: {sum(map(len, by_session.values()))} new files in {len(requests)} sessions"
+        )
         return dg.SensorResult(
             run_requests=requests,
-            dynamic_partitions_requests=[partitions.build_add_request([k for k in keys if k not in known])]
-            if keys
-            else [],
+            dynamic_partitions_requests=[partitions.build_add_request(fresh)] if fresh else [],
             cursor=following.to_json(),
         )
 
