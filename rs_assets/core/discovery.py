@@ -30,7 +30,8 @@ class Watermark:
 
     def advance(self, found: Sequence[Published], overlap: timedelta) -> tuple[list[Published], Watermark]:
         """The entities not seen before, and the mark after them."""
-        new = [p for p in found if p.id not in self.seen]
+        floor = self.high - overlap if self.high else None
+        new = [p for p in found if p.id not in self.seen and (floor is None or p.published >= floor)]
         if not found:
             return [], self
         high = max([p.published for p in found] + ([self.high] if self.high else []))
