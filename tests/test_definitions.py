@@ -61,3 +61,9 @@ def test_code_location_name_is_the_same_everywhere() -> None:
         workspace["load_from"][0]["python_module"]["location_name"],
     }
     assert names == {"rs_assets"}
+
+
+def test_session_runs_do_not_carry_the_eviction_watch() -> None:
+    """The watch covers every session on its own schedule; inside each session's run it would fail that run."""
+    job = _load_fresh().resolve_job_def("cadip_session_staging")
+    assert [node for node in job.graph.node_dict if "eviction" in node] == []

@@ -3,6 +3,7 @@
 import dagster as dg
 from pydantic import Field
 
+from rs_assets.assets.automation import after_upstream
 from rs_assets.assets.partitions import partition_day
 from rs_assets.assets.reporting import Progress, staging_metadata
 from rs_assets.assets.stations import station_key
@@ -93,7 +94,7 @@ def build_auxip(station: str, partitions: dg.PartitionsDefinition, names: Collec
         partitions_def=partitions,
         deps=[aux_files],
         pool="catalog",
-        automation_condition=dg.AutomationCondition.eager(),
+        automation_condition=after_upstream(),
         group_name="auxip",
         kinds={"stac"},
         description="Catalog items of the staged AUX files: only new ones, only once their objects are verified.",
@@ -129,7 +130,7 @@ def build_auxip(station: str, partitions: dg.PartitionsDefinition, names: Collec
         name="aux_archives",
         partitions_def=partitions,
         deps=[aux_catalog],
-        automation_condition=dg.AutomationCondition.eager(),
+        automation_condition=after_upstream(),
         group_name="auxip",
         kinds={"s3", "stac"},
         description="Archived AUX files (zip, tar, tgz, nested tars) replaced by their content, items updated.",

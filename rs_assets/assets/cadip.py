@@ -1,6 +1,6 @@
 """CADIP sessions: one dynamic partition per station and session, staged as its files arrive."""
 
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 import dagster as dg
 
@@ -32,6 +32,14 @@ def split_session_key(key: str) -> tuple[str, str]:
     if not sep or not station or not session_id:
         raise RsAssetsError(f"partition key {key!r} is not STATION{SEPARATOR}SESSION_ID")
     return station, session_id
+
+
+def _eviction(value: object) -> datetime | None:
+    """The ``earliest_eviction`` metadata back as a datetime; "unknown" (no file listed yet) is None."""
+    try:
+        return parse_datetime(value)
+    except ValueError:
+        return None
 
 
 def session_metadata(report: SessionReport, catalog: CatalogResource) -> dict:
@@ -176,7 +184,7 @@ def build_cadip(
             latest[event.partition] = SessionStatus(
                 event.partition,
                 bool(values.get("complete")),
-                parse_datetime(values.get("earliest_eviction") or None),
+                _eviction(values.get("earliest_eviction")),
             )
         risky = sessions_at_risk(list(latest.values()), now, eviction_margin)
         table = "\n".join(
@@ -193,7 +201,10 @@ def build_cadip(
             },
         )
 
-    job = dg.define_asset_job("cadip_session_staging", selection=[cadip_sessions])
+    # The eviction watch looks at every session: it runs on its own schedule, not inside each session's run.
+    job = dg.define_asset_job(
+        "cadip_session_staging", selection=dg.AssetSelection.assets(cadip_sessions).without_checks()
+    )
     automation = dg.AutomationConditionSensorDefinition(
         "cadip_automation",
         target=dg.AssetSelection.checks(eviction_watch),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import warnings
 from datetime import timedelta
 from pathlib import Path
 
@@ -216,3 +217,24 @@ def test_archives_are_normalized_with_exact_listings(
     rerun = materialize(platform, "aux_archives")
     assert rerun.success and metadata(rerun, "aux_archives")["normalized"] == 0
     assert set(platform.listing()) == expected
+
+
+def test_publication_follows_staging_for_past_days_too(sim: StationSimulator, platform: Platform) -> None:
+    """Declarative automation picks up every staged day, not only the latest (what eager() alone would do)."""
+    instance = dg.DagsterInstance.ephemeral()
+    defs = dg.Definitions(assets=list(ASSETS.values()), resources=platform.resources())  # type: ignore[arg-type]
+    with warnings.catch_warnings():
+        # Dagster's own evaluator passes one of its beta parameters internally; that is not our usage.
+        warnings.simplefilter("ignore", dg.BetaWarning)
+        baseline = dg.evaluate_automation_conditions(defs=defs, instance=instance)
+        staged = dg.materialize(
+            [ASSETS["aux_files"]],
+            partition_key=DAY.isoformat(),
+            resources=platform.resources(),
+            instance=instance,
+        )
+        assert staged.success
+        result = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=baseline.cursor)
+    assert set(result.get_requested_partitions(dg.AssetKey("aux_catalog"))) == {DAY.isoformat()}
+    # Normalization is requested with it: one run publishes, then normalizes, in dependency order.
+    assert set(result.get_requested_partitions(dg.AssetKey("aux_archives"))) == {DAY.isoformat()}

@@ -53,9 +53,11 @@ def _listening(port: int) -> bool:
 def dev(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, int]]:
     base = _port_block(12)
     ports = {"ui": base, "sim": base + 1, "s3": base + 3}
+    data_dir = str(tmp_path_factory.mktemp("dev-data"))
+    ports["data"] = data_dir  # type: ignore[assignment]
     env = {
         **os.environ,
-        "RS_ASSETS_DATA_DIR": str(tmp_path_factory.mktemp("dev-data")),
+        "RS_ASSETS_DATA_DIR": data_dir,
         "RS_ASSETS_UI_PORT": str(ports["ui"]),
         "RS_ASSETS_SIM_PORT": str(ports["sim"]),
         "RS_ASSETS_S3_PORT": str(ports["s3"]),
@@ -186,9 +188,28 @@ def test_backfill_command_launches_on_the_running_instance(dev: dict[str, int]) 
     assert refused.returncode == 1 and "no_such_asset" in refused.stderr
 
 
+def _processes_of(data_dir: str) -> list[str]:
+    """Processes whose environment carries this dev instance's data folder: everything scripts/dev started."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        try:
+            if (
+                proc.name.isdigit()
+                and f"RS_ASSETS_DATA_DIR={data_dir}".encode() in (proc / "environ").read_bytes()
+            ):
+                found.append((proc / "cmdline").read_bytes().replace(b"\0", b" ").decode()[:120])
+        except OSError:
+            continue
+    return found
+
+
 def test_ctrl_c_stops_everything(dev: dict[str, int]) -> None:
+    assert _processes_of(dev["data"])  # type: ignore[arg-type]
     os.killpg(dev["pid"], signal.SIGINT)
     deadline = time.monotonic() + 90
-    while time.monotonic() < deadline and any(_listening(dev[k]) for k in ("ui", "sim", "s3")):
+    while time.monotonic() < deadline and (
+        any(_listening(dev[k]) for k in ("ui", "sim", "s3")) or _processes_of(dev["data"])  # type: ignore[arg-type]
+    ):
         time.sleep(0.5)
     assert not any(_listening(dev[k]) for k in ("ui", "sim", "s3"))
+    assert _processes_of(dev["data"]) == []  # type: ignore[arg-type]
