@@ -5,14 +5,14 @@ from pydantic import Field
 
 from rs_assets.assets.automation import after_upstream
 from rs_assets.assets.partitions import partition_day
-from rs_assets.assets.reporting import Progress, staging_metadata
+from rs_assets.assets.reporting import Progress, fail_if_any, staging_metadata
 from rs_assets.assets.stations import station_key
 from rs_assets.core.auxip import ValCoverWindow, plan, published_on, select_valcover
 from rs_assets.core.manifest import Ledger, ManifestEntry, manifest_key, read_manifest
 from rs_assets.core.normalization import archive_assets, normalize_staged
 from rs_assets.core.publication import publish
 from rs_assets.core.stac_mapping import CollectionNames
-from rs_assets.core.staging import StagingReport, stage_all, stage_recorded
+from rs_assets.core.staging import stage_all, stage_recorded
 from rs_assets.core.timeutil import parse_datetime
 from rs_assets.resources import CatalogResource, ObjectStorage, StationsResource
 from rs_assets.sensors.stations import auxip_sensor
@@ -35,14 +35,6 @@ class ValCoverConfig(dg.Config):
     latest: bool = Field(False, description="LatestValCover: keep only the most recently created product")
     delta_before: float = Field(0.0, description="dTa margin in seconds")
     delta_after: float = Field(0.0, description="dTb margin in seconds")
-
-
-def _fail_if_any(report: StagingReport, what: str, metadata: dict) -> None:
-    if report.failed:
-        names = ", ".join(o.task.source.name for o in report.failed[:10])
-        raise dg.Failure(
-            f"{what}: {len(report.failed)} of {len(report.outcomes)} files failed: {names}", metadata=metadata
-        )
 
 
 def build_auxip(station: str, partitions: dg.PartitionsDefinition, names: CollectionNames) -> dg.Definitions:
@@ -74,7 +66,7 @@ def build_auxip(station: str, partitions: dg.PartitionsDefinition, names: Collec
             client,
             storage.transfer(),
             tasks,
-            stations.stations().station(station).max_parallel_downloads,
+            client.config.max_parallel_downloads,
             ledger,
             Progress(context.log, len(tasks), f"{station} {day}"),
         )
@@ -86,7 +78,7 @@ def build_auxip(station: str, partitions: dg.PartitionsDefinition, names: Collec
                 f"{len(planning_errors)} products could not be planned: {'; '.join(planning_errors[:5])}",
                 metadata=metadata,
             )
-        _fail_if_any(report, f"{station} {day}", metadata)
+        fail_if_any(report, f"{station} {day}", metadata)
         return dg.MaterializeResult(metadata=metadata)
 
     @dg.asset(
@@ -197,9 +189,7 @@ def build_auxip(station: str, partitions: dg.PartitionsDefinition, names: Collec
         context.log.info(
             f"ValCover {config.product_type} [{config.start}, {config.end}]: {len(products)} selected, {len(tasks)} to stage"
         )
-        report = stage_all(
-            client, storage.transfer(), tasks, stations.stations().station(station).max_parallel_downloads
-        )
+        report = stage_all(client, storage.transfer(), tasks, client.config.max_parallel_downloads)
         items = [o.item for o in report.succeeded if o.item]
         publish(cat, [ManifestEntry(config.collection, item) for item in items])
         metadata = staging_metadata(report) | {
@@ -209,7 +199,7 @@ def build_auxip(station: str, partitions: dg.PartitionsDefinition, names: Collec
                 [{"id": i["id"], "assets": {k: a["href"] for k, a in i["assets"].items()}} for i in items]
             ),
         }
-        _fail_if_any(report, "ValCover staging", metadata)
+        fail_if_any(report, "ValCover staging", metadata)
         return dg.Output([i["id"] for i in items], metadata=metadata)
 
     @dg.job(

@@ -4,7 +4,7 @@ from datetime import date, datetime, timedelta
 
 import dagster as dg
 
-from rs_assets.assets.reporting import Progress, staging_metadata
+from rs_assets.assets.reporting import Progress, fail_if_any, staging_metadata
 from rs_assets.core.cadip import (
     SessionReport,
     SessionStatus,
@@ -79,12 +79,7 @@ def build_cadip(
         except RsAssetsError as exc:
             raise dg.Failure(str(exc)) from None
         metadata = session_metadata(report, catalog)
-        if report.staging.failed:
-            failed = ", ".join(o.task.source.name for o in report.staging.failed[:10])
-            raise dg.Failure(
-                f"{station} {session_id}: {len(report.staging.failed)} files failed: {failed}",
-                metadata=metadata,
-            )
+        fail_if_any(report.staging, f"{station} {session_id}", metadata)
         return dg.MaterializeResult(metadata=metadata)
 
     def _stage(
@@ -95,15 +90,16 @@ def build_cadip(
         storage: ObjectStorage,
         catalog: CatalogResource,
     ) -> SessionReport:
+        client = stations.client(station)
         return stage_session(
-            stations.client(station),
+            client,
             storage.transfer(),
             catalog.catalog(),
             catalog.owner,
             names,
             storage.rules(),
             session_id,
-            stations.stations().station(station).max_parallel_downloads,
+            client.config.max_parallel_downloads,
             Progress(context.log, 0, f"{station} {session_id}"),
         )
 

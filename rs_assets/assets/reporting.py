@@ -39,3 +39,12 @@ class Progress:
             self.log.warning(f"{self.what}: {outcome.task.source.name} failed: {outcome.error}")
         if self.done % self.step == 0 or self.done == self.total:
             self.log.info(f"{self.what}: {self.done}/{self.total or '?'} done")
+
+
+def fail_if_any(report: StagingReport, what: str, metadata: dict[str, Any]) -> None:
+    """One failed file never loses the others: the run fails only at the end, naming what failed."""
+    if report.failed:
+        names = ", ".join(o.task.source.name for o in report.failed[:10])
+        raise dg.Failure(
+            f"{what}: {len(report.failed)} of {len(report.outcomes)} files failed: {names}", metadata=metadata
+        )

@@ -21,7 +21,6 @@ from .errors import (
     BadStationResponse,
     NotFoundAtStation,
     SafetyLimitExceeded,
-    StationError,
     StationRequestError,
     StationUnavailable,
 )
@@ -79,7 +78,6 @@ class StationClient:
         )
         self._home = _netloc(config.root)
         self._trusted = {self._home} | {self._normalise_host(h) for h in config.trusted_redirect_hosts}
-        self.requests_sent = 0
 
     @property
     def name(self) -> str:
@@ -292,7 +290,6 @@ class StationClient:
             sent = dict(headers)
             if token and _netloc(url) in self._trusted:
                 sent["Authorization"] = f"Bearer {token}"
-            self.requests_sent += 1
             response = self._http.request(
                 method, url, headers=sent, preload_content=not stream, redirect=False, decode_content=False
             )
@@ -315,6 +312,3 @@ def _excerpt(response: BaseHTTPResponse) -> str:
     except _TRANSIENT:
         return "<unreadable body>"
     return " ".join(text.split())[:200] or "<empty body>"
-
-
-__all__ = ["StationClient", "StationConfig", "StationError", "StationKind"]

@@ -10,6 +10,8 @@ import tarfile
 import zipfile
 from collections.abc import Iterator
 
+from rs_assets.core.archives import strip_archive_suffix
+
 _PATTERN_SIZE = 4 * 1024 * 1024
 _EPOCH = (2024, 1, 1, 0, 0, 0)
 
@@ -110,17 +112,6 @@ def nested_members(name: str, seed: int) -> dict[str, bytes]:
         "tables/table_a.csv": _payload(rng, 900, text=True),
         "tables/table_b.csv": _payload(rng, 700, text=True),
     }
-
-
-ARCHIVE_SUFFIXES = (".tar.gz", ".tgz", ".tar", ".zip")
-
-
-def strip_archive_suffix(name: str) -> str:
-    lowered = name.lower()
-    for suffix in ARCHIVE_SUFFIXES:
-        if lowered.endswith(suffix):
-            return name[: -len(suffix)]
-    return name
 
 
 def build_product(name: str, seed: int, scale: float) -> bytes:
