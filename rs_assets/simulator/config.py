@@ -53,6 +53,10 @@ class SimStation(BaseModel):
     products_per_day: int = Field(20, ge=0)
     days: int = Field(2, ge=1)
     product_scale: float = Field(1.0, gt=0)
+    # PRIP: real SAFE products (rs_assets.simulator.samples), zipped, published an hour before history ends,
+    # or that many seconds after the live start when ``samples_after`` is set.
+    samples: list[Literal["s1-grdh"]] = Field(default_factory=list)
+    samples_after: float | None = Field(None, ge=0)
 
 
 class Identity(BaseModel):

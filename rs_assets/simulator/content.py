@@ -9,6 +9,7 @@ import stat
 import tarfile
 import zipfile
 from collections.abc import Iterator
+from pathlib import Path
 
 from rs_assets.core.archives import strip_archive_suffix
 
@@ -85,6 +86,17 @@ def _zip_bytes(members: dict[str, bytes]) -> bytes:
             info.external_attr = (stat.S_IFREG | 0o644) << 16
             archive.writestr(info, data, zipfile.ZIP_DEFLATED)
     return buffer.getvalue()
+
+
+def zip_directory(root: Path) -> bytes:
+    """A SAFE directory as a station serves it: ``X.SAFE.zip`` holding ``X.SAFE/...``, byte-stable."""
+    return _zip_bytes(
+        {
+            f"{root.name}/{p.relative_to(root).as_posix()}": p.read_bytes()
+            for p in sorted(root.rglob("*"))
+            if p.is_file()
+        }
+    )
 
 
 def archive_members(name: str, seed: int, scale: float) -> dict[str, bytes]:

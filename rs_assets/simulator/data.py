@@ -9,15 +9,19 @@ from __future__ import annotations
 import bisect
 import hashlib
 import random
+import re
 import threading
 import uuid
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
+from rs_assets.core.product_types import legacy_type_of
 from rs_assets.core.timeutil import format_datetime, utcnow
 
 from .config import SimStation, SimulatorConfig
-from .content import PatternContent, build_product
+from .content import PatternContent, build_product, zip_directory
+from .samples import sample
 
 Record = dict[str, Any]
 
@@ -272,9 +276,18 @@ class StationData:
                     self._add_aux(rng, published)
                 else:
                     self._add_prip(rng, published, index)
+        for number, name in enumerate(st.samples):
+            published = (
+                self.live_start + timedelta(seconds=st.samples_after + number)
+                if st.samples_after is not None
+                else self.config.history_end - timedelta(hours=1, seconds=number)
+            )
+            self._add_safe(sample(name), published)
 
-    def _register(self, name: str, record: Record) -> None:
-        blob = build_product(name, self.seed, self.station.product_scale)
+    def _register(self, record: Record, blob: bytes | None = None) -> None:
+        """Serve ``blob`` (by default, generated archive bytes for the record's name) as the product."""
+        if blob is None:
+            blob = build_product(record["Name"], self.seed, self.station.product_scale)
         self.blobs[record["Id"]] = blob
         record["ContentLength"] = len(blob)
         record["Checksum"] = [
@@ -304,7 +317,7 @@ class StationData:
             ("beginningDateTime", "DateTimeOffset", format_datetime(valid_from)),
             ("endingDateTime", "DateTimeOffset", format_datetime(valid_to)),
         ]
-        self._register(name, self._product_record(name, published, created, valid_from, valid_to, attributes))
+        self._register(self._product_record(name, published, created, valid_from, valid_to, attributes))
 
     def _add_prip(self, rng: random.Random, published: datetime, index: int) -> None:
         satellite = rng.choice(["S1A", "S1C"])
@@ -345,7 +358,47 @@ class StationData:
         record["Footprint"] = (
             "geography'SRID=4326;POLYGON((" + ",".join(f"{x:.4f} {y:.4f}" for x, y in ring) + "))'"
         )
-        self._register(name, record)
+        self._register(record)
+
+    def _add_safe(self, safe: Path, published: datetime) -> None:
+        """A real SAFE product, zipped, with the attributes a PRIP derives from its name and manifest."""
+        manifest = (safe / "manifest.safe").read_text()
+        name = f"{safe.name}.zip"
+        fields = safe.name.split("_")
+        sensing = datetime.strptime(fields[-5], "%Y%m%dT%H%M%S").replace(tzinfo=UTC)
+        stop = datetime.strptime(fields[-4], "%Y%m%dT%H%M%S").replace(tzinfo=UTC)
+        orbit = int(fields[-3])
+        coordinates = re.search(r"<gml:coordinates>([^<]+)</gml:coordinates>", manifest)
+        pairs = (
+            [tuple(float(v) for v in pair.split(",")) for pair in coordinates[1].split()]
+            if coordinates
+            else []
+        )
+        ring = [[lon, lat] for lat, lon in pairs] + [[pairs[0][1], pairs[0][0]]] if pairs else []
+        direction = re.search(r"<s1:pass>(\w+)</s1:pass>", manifest)
+        attributes = [
+            ("productType", "String", legacy_type_of(safe.name)),
+            ("platformShortName", "String", f"SENTINEL-{safe.name[1]}"),
+            ("platformSerialIdentifier", "String", safe.name[2]),
+            ("orbitNumber", "Integer", orbit),
+            ("relativeOrbitNumber", "Integer", (orbit - 27) % 175 + 1),
+            ("orbitDirection", "String", direction[1] if direction else "DESCENDING"),
+            ("polarisationChannels", "String", "VV"),
+            ("datatakeID", "Integer", int(fields[-2], 16)),
+            ("instrumentShortName", "String", "SAR"),
+            ("operationalMode", "String", fields[1]),
+            ("processingDate", "DateTimeOffset", format_datetime(published - timedelta(minutes=20))),
+        ]
+        record = self._product_record(name, published, published, sensing, stop, attributes)
+        record["ProductionType"] = "systematic_production"
+        record["ModificationDate"] = record["PublicationDate"]
+        record["Online"] = True
+        if ring:
+            record["GeoFootprint"] = {"type": "Polygon", "coordinates": [ring]}
+            record["Footprint"] = (
+                "geography'SRID=4326;POLYGON((" + ",".join(f"{x} {y}" for x, y in ring) + "))'"
+            )
+        self._register(record, zip_directory(safe))
 
     def _product_record(
         self,
