@@ -5,10 +5,17 @@ import dagster as dg
 from rs_assets.assets.auxip import build_auxip
 from rs_assets.assets.cadip import build_cadip, cadip_sensors
 from rs_assets.assets.partitions import daily_partitions
+from rs_assets.assets.prip import build_prip
 from rs_assets.assets.stations import station_specs
 from rs_assets.core.errors import ConfigError
 from rs_assets.core.stac_mapping import CollectionNames
-from rs_assets.resources import CatalogResource, ObjectStorage, StationsResource, dask_for
+from rs_assets.resources import (
+    CatalogResource,
+    ConversionResource,
+    ObjectStorage,
+    StationsResource,
+    dask_for,
+)
 from rs_assets.resources.storage import DEFAULT_RULES
 from rs_assets.settings import Settings
 
@@ -42,6 +49,7 @@ def build_resources(settings: Settings) -> dict[str, object]:
             bucket_rules_file=str(settings.bucket_rules_file or DEFAULT_RULES),
         ),
         "catalog": catalog,
+        "conversion": ConversionResource(),
         "dask": dask_for(settings.dask_scheduler),
     }
 
@@ -52,13 +60,15 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
     names = CollectionNames()
     daily = daily_partitions(settings.partitions_start)
     families: list[dg.Definitions] = []
-    auxips = stations.of_kind("auxip")
-    if len(auxips) > 1:
-        raise ConfigError(
-            f"one AUXIP station is supported, the stations file has {len(auxips)}: {', '.join(s.name for s in auxips)}"
-        )
-    if auxips:
-        families.append(build_auxip(auxips[0].name, daily, names))
+    for kind, build in (("auxip", build_auxip), ("prip", build_prip)):
+        found = stations.of_kind(kind)
+        if len(found) > 1:
+            raise ConfigError(
+                f"one {kind.upper()} station is supported, the stations file has {len(found)}: "
+                + ", ".join(s.name for s in found)
+            )
+        if found:
+            families.append(build(found[0].name, daily, names))
     cadips = [s.name for s in stations.of_kind("cadip")]
     if cadips:
         families.append(build_cadip(names, cadips, daily))

@@ -43,7 +43,17 @@ def test_station_sources_and_resources_are_wired() -> None:
     defs = _load_fresh()
     keys = {key.to_user_string() for key in defs.resolve_asset_graph().get_all_asset_keys()}
     assert {"station/INS", "station/MPS", "station/ADGS", "station/PRIP"} <= keys
-    assert {"stations", "storage", "catalog", "dask"} <= set(defs.resources or {})
+    assert {"stations", "storage", "catalog", "conversion", "dask"} <= set(defs.resources or {})
+
+
+def test_every_asset_family_is_in_the_graph() -> None:
+    """DESIGN 3's shape: AUX and PRIP chains, sessions, and the conversion after PRIP's unpacked products."""
+    graph = _load_fresh().resolve_asset_graph()
+    keys = {key.to_user_string() for key in graph.get_all_asset_keys()}
+    assert {"aux_files", "aux_catalog", "aux_archives", "cadip_sessions", "cadip_discovery"} <= keys
+    assert {"prip_products", "prip_catalog", "prip_safe", "zarr_products"} <= keys
+    parents = {k.to_user_string() for k in graph.get(dg.AssetKey("zarr_products")).parent_keys}
+    assert parents == {"prip_safe"}
 
 
 def test_code_location_name_is_the_same_everywhere() -> None:

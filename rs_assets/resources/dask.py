@@ -3,10 +3,11 @@ from dagster_dask import dask_resource
 
 
 def dask_for(scheduler: str | None) -> dg.ResourceDefinition:
-    """dagster-dask's ``dask_resource``: a remote scheduler when given, else a small local cluster.
+    """dagster-dask's ``dask_resource`` over a configured cluster, or nothing: conversions then run in the run.
 
-    The cluster only starts when an asset asks for the resource, so runs that never convert pay nothing.
+    A local Dask cluster on the same two cores would only add scheduling and copies to a conversion that eopf
+    already parallelises, so the embedded default runs without one.
     """
     if scheduler:
-        return dask_resource.configured({"scheduler": scheduler})
-    return dask_resource.configured({"cluster": {"local": {"n_workers": 1, "threads_per_worker": 2}}})
+        return dask_resource.configured({"client": {"address": scheduler}})
+    return dg.ResourceDefinition.none_resource(description="no Dask cluster configured")

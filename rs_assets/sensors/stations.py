@@ -21,7 +21,7 @@ def _run_key(key: str, batch: list[Published]) -> str:
     return f"{key}:{max(p.published for p in batch).isoformat()}:{len(batch)}"
 
 
-def auxip_sensor(
+def products_sensor(
     station: str,
     job_name: str,
     *,
@@ -29,7 +29,7 @@ def auxip_sensor(
     lookback: timedelta = LOOKBACK,
     max_runs: int = MAX_RUNS_PER_TICK,
 ) -> dg.SensorDefinition:
-    """Requests the daily ``aux_files`` partitions that received newly published products."""
+    """Requests the daily partitions (AUX files, PRIP products) that received newly published products."""
 
     @dg.sensor(
         name=f"{station.lower()}_new_products",

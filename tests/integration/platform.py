@@ -10,7 +10,13 @@ import boto3
 import dagster as dg
 import yaml
 
-from rs_assets.resources import CatalogResource, ObjectStorage, StationsResource
+from rs_assets.resources import (
+    CatalogResource,
+    ConversionResource,
+    ObjectStorage,
+    StationsResource,
+    dask_for,
+)
 from rs_assets.settings import SIMULATOR_PASSWORD_ENV, SIMULATOR_SECRET_ENV
 from rs_assets.simulator.server import StationSimulator
 
@@ -72,7 +78,13 @@ class Platform:
     def s3(self):  # type: ignore[no-untyped-def]
         return s3_client(self.endpoint)
 
-    def resources(self, *, catalog_url: str | None = None) -> dict[str, object]:
+    def resources(
+        self,
+        *,
+        catalog_url: str | None = None,
+        conversion: dict[str, object] | None = None,
+        dask_scheduler: str | None = None,
+    ) -> dict[str, object]:
         url = catalog_url or self.catalog_url
         catalog = (
             CatalogResource(backend="stac_api", url=url, owner=self.owner)
@@ -91,6 +103,8 @@ class Platform:
                 part_size_mib=5,
             ),
             "catalog": catalog,
+            "conversion": ConversionResource(**(conversion or {})),  # type: ignore[arg-type]
+            "dask": dask_for(dask_scheduler),
         }
 
     def listing(self, prefix: str = "") -> dict[str, int]:

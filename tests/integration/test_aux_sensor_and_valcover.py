@@ -12,7 +12,7 @@ import pytest
 from rs_assets.core.catalog import CollectionNaming, StacApiCatalog
 from rs_assets.core.timeutil import parse_datetime
 from rs_assets.resources import StationsResource
-from rs_assets.sensors.stations import auxip_sensor
+from rs_assets.sensors.stations import products_sensor
 from rs_assets.simulator.config import SimStation
 from rs_assets.simulator.server import StationSimulator
 from tests.conftest import SimulatorFactory
@@ -51,7 +51,7 @@ def station_requests(sim: StationSimulator) -> int:
 def test_sensor_requests_each_day_once_and_then_only_new_data(
     sim: StationSimulator, platform: Platform
 ) -> None:
-    sensor = auxip_sensor("ADGS", "aux_staging", lookback=timedelta(days=30))
+    sensor = products_sensor("ADGS", "aux_staging", lookback=timedelta(days=30))
     products, _ = sim.data.stations["ADGS"].entity_set("Products", sim.data.now())
     days = sorted({p["PublicationDate"][:10] for p in products})
 
@@ -77,7 +77,7 @@ def test_sensor_requests_each_day_once_and_then_only_new_data(
 
 
 def test_capped_ticks_lose_and_duplicate_nothing(sim: StationSimulator, platform: Platform) -> None:
-    sensor = auxip_sensor("ADGS", "aux_staging", lookback=timedelta(days=30), max_runs=1)
+    sensor = products_sensor("ADGS", "aux_staging", lookback=timedelta(days=30), max_runs=1)
     products, _ = sim.data.stations["ADGS"].entity_set("Products", sim.data.now())
     days = sorted({p["PublicationDate"][:10] for p in products})
     requested: list[str] = []

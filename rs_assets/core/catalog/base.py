@@ -75,6 +75,10 @@ class Catalog(ABC):
         """Which of ``ids`` exist, in one request per page of ids."""
 
     @abstractmethod
+    def item_url(self, collection: str, item_id: str) -> str:
+        """Where the item can be read (what ``self`` and ``derived_from`` links point at)."""
+
+    @abstractmethod
     def get_item(self, collection: str, item_id: str) -> Item | None: ...
 
     @abstractmethod

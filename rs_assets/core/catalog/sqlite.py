@@ -9,6 +9,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import cql2
 
@@ -106,6 +107,9 @@ class SqliteCatalog(Catalog):
                 )
                 found.update(row[0] for row in rows)
         return found
+
+    def item_url(self, collection: str, item_id: str) -> str:
+        return f"{self.path.resolve().as_uri()}#/collections/{quote(self.wire_id(collection), safe=':')}/items/{quote(item_id, safe='')}"
 
     def get_item(self, collection: str, item_id: str) -> Item | None:
         with self._connection() as db:

@@ -172,8 +172,11 @@ class StacApiCatalog(Catalog):
             found.update(feature["id"] for feature in response.json().get("features", []))
         return found
 
+    def item_url(self, collection: str, item_id: str) -> str:
+        return f"{self._collection_url(collection)}/items/{quote(item_id, safe='')}"
+
     def get_item(self, collection: str, item_id: str) -> Item | None:
-        url = f"{self._collection_url(collection)}/items/{quote(item_id, safe='')}"
+        url = self.item_url(collection, item_id)
         response = self._request("GET", url, f"get item {item_id}")
         if response.status_code == 404:
             return None
@@ -182,7 +185,7 @@ class StacApiCatalog(Catalog):
         return _from_wire(response.json())
 
     def delete_item(self, collection: str, item_id: str) -> bool:
-        url = f"{self._collection_url(collection)}/items/{quote(item_id, safe='')}"
+        url = self.item_url(collection, item_id)
         response = self._request("DELETE", url, f"delete item {item_id}")
         if response.status_code == 404:
             return False

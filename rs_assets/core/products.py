@@ -1,8 +1,8 @@
-"""AUXIP selection and staging plans: which products a day or a ValCover window means, and where they go."""
+"""AUXIP and PRIP selection and staging plans: which products a day or a ValCover window means, where they go."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
@@ -10,7 +10,7 @@ from .bucket_rules import BucketRules
 from .errors import RsAssetsError
 from .models import Product
 from .odata import AttributeEquals, Expr, F, Or, all_of
-from .stac_mapping import CollectionNames, aux_item, platform_of_product
+from .stac_mapping import CollectionNames, aux_item, platform_of_product, prip_item
 from .staging import StageTask, object_key
 from .station import StationClient
 from .timeutil import format_stac_datetime
@@ -116,16 +116,23 @@ def latest_created(products: Sequence[Product]) -> list[Product]:
     ]
 
 
-def aux_task(
-    product: Product, owner: str, names: CollectionNames, rules: BucketRules, collection: str | None = None
+ItemBuilder = Callable[[Product, str], dict]
+
+
+def product_task(
+    product: Product,
+    owner: str,
+    collection: str,
+    rules: BucketRules,
+    build_item: ItemBuilder,
 ) -> StageTask:
-    collection = collection or names.for_aux(platform_of_product(product))
+    """Stage ``product`` to ``{owner}/{collection}/{name}/{name}`` in the bucket its rule picks."""
     product_type = str(product.attribute("productType") or "*")
     placement = rules.place(owner, collection, product_type)
     expires = placement.expires(product.PublicationDate) if product.PublicationDate else None
 
     def build(href: str) -> dict:
-        item = aux_item(product, href)
+        item = build_item(product, href)
         if expires:
             item["properties"]["expires"] = format_stac_datetime(expires)
         return item
@@ -140,19 +147,40 @@ def aux_task(
     )
 
 
+def aux_task(
+    product: Product, owner: str, names: CollectionNames, rules: BucketRules, collection: str | None = None
+) -> StageTask:
+    collection = collection or names.for_aux(platform_of_product(product))
+    return product_task(product, owner, collection, rules, aux_item)
+
+
+def prip_task(
+    product: Product, owner: str, names: CollectionNames, rules: BucketRules, collection: str | None = None
+) -> StageTask:
+    product_type = str(product.attribute("productType") or "")
+    if not product_type:
+        raise RsAssetsError("no productType attribute")
+    collection = collection or names.for_prip(platform_of_product(product), product_type)
+    return product_task(product, owner, collection, rules, prip_item)
+
+
+TaskFactory = Callable[[Product, str, CollectionNames, BucketRules, str | None], StageTask]
+
+
 def plan(
     products: Sequence[Product],
     owner: str,
     names: CollectionNames,
     rules: BucketRules,
     collection: str | None = None,
+    task: TaskFactory = aux_task,
 ) -> tuple[list[StageTask], list[str]]:
     """Staging tasks for ``products``; a product the rules cannot place is reported, not fatal to the rest."""
     tasks: list[StageTask] = []
     errors: list[str] = []
     for product in products:
         try:
-            tasks.append(aux_task(product, owner, names, rules, collection))
+            tasks.append(task(product, owner, names, rules, collection))
         except RsAssetsError as exc:
             errors.append(f"{product.Name}: {exc}")
     return tasks, errors

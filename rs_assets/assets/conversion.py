@@ -1,0 +1,173 @@
+"""Legacy SAFE products converted to EOPF Zarr, published with lineage; on demand for one product (seed 003)."""
+
+from typing import Any
+
+import dagster as dg
+from pydantic import Field
+
+from rs_assets.assets.automation import after_upstream
+from rs_assets.assets.products import ProductFamily
+from rs_assets.assets.reporting import Progress
+from rs_assets.core.conversion import Conversion, ConversionReport, S3Endpoint, requested_item
+from rs_assets.core.manifest import ManifestEntry, manifest_key, read_manifest
+from rs_assets.core.odata import F
+from rs_assets.core.products import TaskFactory
+from rs_assets.core.publication import publish
+from rs_assets.core.stac_mapping import CollectionNames
+from rs_assets.core.staging import stage_all
+from rs_assets.resources import CatalogResource, ConversionResource, ObjectStorage, StationsResource
+
+
+class ConvertProductConfig(dg.Config):
+    stac_input: str = Field(
+        description="The product's STAC item: its URL, a FeatureCollection (JSON) holding it, or its id"
+    )
+    staging_collection: str | None = Field(
+        None, description="Collection of the staged SAFE item (default: the item's, else the PRIP default)"
+    )
+
+
+def _conversion(
+    dask: Any, storage: ObjectStorage, catalog: CatalogResource, conversion: ConversionResource
+) -> Conversion:
+    """``dask`` is dagster-dask's resource when a cluster is configured, else None (convert in the run)."""
+    return Conversion(
+        store=storage.store(),
+        catalog=catalog.catalog(),
+        registry=conversion.registry(),
+        rules=storage.rules(),
+        owner=catalog.owner,
+        outputs=conversion.output_rules(),
+        work_dir=conversion.work_dir,
+        client=dask.client if dask is not None else None,
+        endpoint=S3Endpoint(storage.endpoint_url, storage.region_name),
+    )
+
+
+def conversion_metadata(report: ConversionReport, catalog: Any) -> dict[str, Any]:
+    converted = report.converted
+    return {
+        "converted": dg.MetadataValue.int(len(converted)),
+        "failed": dg.MetadataValue.int(len(report.failures)),
+        "bytes_written": dg.MetadataValue.int(report.bytes),
+        "source_bytes": dg.MetadataValue.int(report.source_bytes),
+        "seconds": dg.MetadataValue.float(round(report.seconds, 2)),
+        "MB/s (source)": dg.MetadataValue.float(round(report.source_bytes / 1e6 / report.seconds, 2))
+        if report.seconds
+        else dg.MetadataValue.float(0.0),
+        "products": dg.MetadataValue.md(report.markdown()),
+        "items": dg.MetadataValue.json([catalog.item_url(c.collection, c.item_id) for c in converted]),
+        "failures": dg.MetadataValue.md("\n".join(f"- {f}" for f in report.failures) or "none"),
+    }
+
+
+def build_conversion(
+    family: ProductFamily, station: str, partitions: dg.PartitionsDefinition, names: CollectionNames
+) -> dg.Definitions:
+    """``zarr_products`` after the family's unpacked products, and the on-demand job for one product."""
+    task: TaskFactory = family.task
+
+    @dg.asset(
+        name="zarr_products",
+        partitions_def=partitions,
+        deps=[dg.AssetKey(family.unpacked)],
+        automation_condition=after_upstream(),
+        pool="conversion",
+        group_name="conversion",
+        kinds={"zarr", "s3", "stac"},
+        description="Staged legacy SAFE products converted to EOPF Zarr (rules choose the converter), "
+        "published with a derived_from link; the staged SAFE item is then removed.",
+    )
+    def zarr_products(
+        context: dg.AssetExecutionContext,
+        storage: ObjectStorage,
+        catalog: CatalogResource,
+        conversion: ConversionResource,
+        dask: dg.ResourceParam[Any],
+    ) -> dg.MaterializeResult:
+        conv = _conversion(dask, storage, catalog, conversion)
+        entries = (
+            read_manifest(conv.store, storage.bucket, manifest_key(family.staged, context.partition_key))
+            or []
+        )
+        staged, already = [], 0
+        for entry in entries:
+            current = conv.catalog.get_item(entry.collection, entry.item["id"])
+            if current is None:
+                already += 1  # converted: the staged SAFE item is removed only after publication
+            else:
+                staged.append((current, entry.collection))
+        context.log.info(f"{len(staged)} staged products to convert, {already} already converted")
+        report = conv.convert_many(
+            staged, Progress(context.log, len(staged), f"convert {context.partition_key}")
+        )
+        metadata = conversion_metadata(report, conv.catalog) | {
+            "already_converted": dg.MetadataValue.int(already)
+        }
+        if report.failures:
+            raise dg.Failure(
+                f"{len(report.failures)} of {len(staged)} products were not converted: "
+                + "; ".join(report.failures[:5]),
+                metadata=metadata,
+            )
+        return dg.MaterializeResult(metadata=metadata)
+
+    @dg.op(
+        name="convert_product",
+        description="Stage one product if needed, unzip, convert, publish, clean up.",
+    )
+    def convert_product(
+        context: dg.OpExecutionContext,
+        config: ConvertProductConfig,
+        stations: StationsResource,
+        storage: ObjectStorage,
+        catalog: CatalogResource,
+        conversion: ConversionResource,
+        dask: dg.ResourceParam[Any],
+    ) -> dg.Output[str]:
+        conv = _conversion(dask, storage, catalog, conversion)
+        requested = requested_item(config.stac_input)
+        item_id = requested["id"]
+        collection = (
+            config.staging_collection
+            or str(requested.get("collection") or "").removeprefix(f"{catalog.owner}:")
+            or None
+        )
+        staged = conv.catalog.get_item(collection, item_id) if collection else None
+        if staged is None:
+            client = stations.client(station)
+            products = client.products(F("Name").eq(item_id))
+            if not products:
+                raise dg.Failure(
+                    f"{item_id} is neither staged in {collection or 'the catalog'} nor on {station}"
+                )
+            staging_task = task(products[0], catalog.owner, names, conv.rules, collection)
+            collection = staging_task.collection
+            context.log.info(f"staging {item_id} from {station} into {collection}")
+            staging = stage_all(client, storage.transfer(), [staging_task], 1)
+            if staging.failed:
+                raise dg.Failure(f"staging {item_id} from {station} failed: {staging.failed[0].error}")
+            publish(conv.catalog, [ManifestEntry(collection, o.item) for o in staging.succeeded if o.item])
+            staged = conv.catalog.get_item(collection, item_id)
+            if staged is None:
+                raise dg.Failure(f"{item_id} was staged but is not in {collection}")
+        assert collection is not None
+        report = conv.convert_many([(staged, collection)])
+        metadata = conversion_metadata(report, conv.catalog)
+        if report.failures:
+            raise dg.Failure(report.failures[0], metadata=metadata)
+        converted = report.converted[0]
+        context.log.info(f"{item_id} -> {converted.collection}/{converted.item_id} ({converted.href})")
+        return dg.Output(converted.item_id, metadata=metadata)
+
+    @dg.job(name="convert_product_on_demand", description="On-demand conversion of one product (seed 003).")
+    def on_demand() -> None:
+        convert_product()
+
+    automation = dg.AutomationConditionSensorDefinition(
+        "conversion_automation",
+        target=dg.AssetSelection.assets(zarr_products),
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        minimum_interval_seconds=30,
+    )
+    return dg.Definitions(assets=[zarr_products], jobs=[on_demand], sensors=[automation])

@@ -1,0 +1,250 @@
+"""AUXIP and PRIP products: staged per publication day, published to the catalog, archives unpacked.
+
+Both families have the same shape (DESIGN 3): a staging asset per day, publication as its own retryable step,
+archive normalization after it, a station sensor and an on-demand ValCover job. ``ProductFamily`` names them.
+"""
+
+from dataclasses import dataclass
+
+import dagster as dg
+from pydantic import Field
+
+from rs_assets.assets.automation import after_upstream
+from rs_assets.assets.partitions import partition_day
+from rs_assets.assets.reporting import Progress, fail_if_any, staging_metadata
+from rs_assets.assets.stations import station_key
+from rs_assets.core.manifest import Ledger, ManifestEntry, manifest_key, read_manifest
+from rs_assets.core.normalization import archive_assets, normalize_staged
+from rs_assets.core.products import TaskFactory, ValCoverWindow, plan, published_on, select_valcover
+from rs_assets.core.publication import publish
+from rs_assets.core.stac_mapping import CollectionNames
+from rs_assets.core.staging import stage_all, stage_recorded
+from rs_assets.core.timeutil import parse_datetime
+from rs_assets.resources import CatalogResource, ObjectStorage, StationsResource
+from rs_assets.sensors.stations import products_sensor
+
+
+@dataclass(frozen=True)
+class ProductFamily:
+    """The names one family's definitions take, and how its products become staging tasks."""
+
+    staged: str
+    published: str
+    unpacked: str
+    group: str
+    what: str
+    task: TaskFactory
+    staging_job: str
+    valcover_job: str
+
+    @property
+    def prefix(self) -> str:
+        return self.staging_job.removesuffix("_staging")
+
+
+class ProductsConfig(dg.Config):
+    product_types: list[str] = Field(
+        default_factory=list, description="Only these product types (e.g. AUX_PP2)"
+    )
+    missions: list[str] = Field(default_factory=list, description="Only these missions (S1, S2, S3)")
+
+
+class ValCoverConfig(dg.Config):
+    start: str = Field(description="Window start, e.g. 2025-08-07T11:51:12.509Z")
+    end: str = Field(description="Window end")
+    product_type: str = Field(description="Product type, e.g. AUX_PP2 or IW_GRDH_1S")
+    collection: str = Field(description="Target catalog collection (without owner prefix)")
+    latest: bool = Field(False, description="LatestValCover: keep only the most recently created product")
+    delta_before: float = Field(0.0, description="dTa margin in seconds")
+    delta_after: float = Field(0.0, description="dTb margin in seconds")
+
+
+def build_product_family(
+    family: ProductFamily, station: str, partitions: dg.PartitionsDefinition, names: CollectionNames
+) -> dg.Definitions:
+    @dg.asset(
+        name=family.staged,
+        partitions_def=partitions,
+        deps=[station_key(station)],
+        pool=f"station-{station}",
+        group_name=family.group,
+        kinds={"s3"},
+        description=f"Every product {station} published on the partition's day, staged to S3 and verified (size, MD5).",
+    )
+    def staged(
+        context: dg.AssetExecutionContext,
+        config: ProductsConfig,
+        stations: StationsResource,
+        storage: ObjectStorage,
+        catalog: CatalogResource,
+    ) -> dg.MaterializeResult:
+        day = partition_day(context)
+        client = stations.client(station)
+        rules, owner = storage.rules(), catalog.owner
+        products = client.products(published_on(day, config.product_types, config.missions))
+        context.log.info(f"{station}: {len(products)} products published on {day}")
+        tasks, planning_errors = plan(products, owner, names, rules, task=family.task)
+        store = storage.store()
+        ledger = Ledger(store, storage.bucket, family.staged, context.partition_key)
+        report = stage_recorded(
+            client,
+            storage.transfer(),
+            tasks,
+            client.config.max_parallel_downloads,
+            ledger,
+            Progress(context.log, len(tasks), f"{station} {day}"),
+        )
+        metadata = staging_metadata(report) | {
+            "manifest": dg.MetadataValue.path(f"s3://{storage.bucket}/{ledger.key}")
+        }
+        if planning_errors:
+            raise dg.Failure(
+                f"{len(planning_errors)} products could not be planned: {'; '.join(planning_errors[:5])}",
+                metadata=metadata,
+            )
+        fail_if_any(report, f"{station} {day}", metadata)
+        return dg.MaterializeResult(metadata=metadata)
+
+    @dg.asset(
+        name=family.published,
+        partitions_def=partitions,
+        deps=[staged],
+        pool="catalog",
+        automation_condition=after_upstream(),
+        group_name=family.group,
+        kinds={"stac"},
+        description=f"Catalog items of the staged {family.what}: only new ones, only once their objects are verified.",
+    )
+    def published(
+        context: dg.AssetExecutionContext, storage: ObjectStorage, catalog: CatalogResource
+    ) -> dg.MaterializeResult:
+        store, cat = storage.store(), catalog.catalog()
+        key = manifest_key(family.staged, context.partition_key)
+        entries = read_manifest(store, storage.bucket, key)
+        if entries is None:
+            raise dg.Failure(
+                f"no staging manifest s3://{storage.bucket}/{key}: materialize {family.staged} for {context.partition_key} first"
+            )
+        report = publish(cat, entries)
+        table = "\n".join(
+            ["| collection | new | already there |", "| --- | ---: | ---: |"]
+            + [
+                f"| {cat.wire_id(c)} | {len(report.published[c])} | {len(report.already[c])} |"
+                for c in sorted(report.published)
+            ]
+        )
+        return dg.MaterializeResult(
+            metadata={
+                "published": dg.MetadataValue.int(report.published_count),
+                "already_published": dg.MetadataValue.int(report.already_count),
+                "collections": dg.MetadataValue.md(table),
+                "catalog": dg.MetadataValue.text(catalog.url or str(catalog.sqlite_path)),
+            }
+        )
+
+    @dg.asset(
+        name=family.unpacked,
+        partitions_def=partitions,
+        deps=[published],
+        automation_condition=after_upstream(),
+        group_name=family.group,
+        kinds={"s3", "stac"},
+        description=f"Archived {family.what} (zip, tar, tgz, nested tars) replaced by their content, items updated.",
+    )
+    def unpacked(
+        context: dg.AssetExecutionContext, storage: ObjectStorage, catalog: CatalogResource
+    ) -> dg.MaterializeResult:
+        store, cat = storage.store(), catalog.catalog()
+        entries = (
+            read_manifest(store, storage.bucket, manifest_key(family.staged, context.partition_key)) or []
+        )
+        progress = Progress(
+            context.log,
+            sum(1 for e in entries if archive_assets(e.item)),
+            f"normalize {context.partition_key}",
+        )
+        report = normalize_staged(entries, store, cat, progress)
+        failures = report.failures
+        metadata = {
+            "archives": dg.MetadataValue.int(report.archives),
+            "normalized": dg.MetadataValue.int(len(report.normalized)),
+            "files_written": dg.MetadataValue.int(report.files),
+            "nested_archives": dg.MetadataValue.int(report.nested),
+            "bytes": dg.MetadataValue.int(report.bytes),
+            "leftover_archives_removed": dg.MetadataValue.int(report.leftovers_removed),
+            "failures": dg.MetadataValue.md("\n".join(f"- {f}" for f in failures) or "none"),
+        }
+        if failures:
+            raise dg.Failure(
+                f"{len(failures)} archives could not be normalized: {'; '.join(failures[:5])}",
+                metadata=metadata,
+            )
+        return dg.MaterializeResult(metadata=metadata)
+
+    @dg.op(
+        name=f"stage_{family.prefix}_valcover",
+        description=f"Stage the {family.what} whose validity strictly contains a window.",
+    )
+    def stage_valcover(
+        context: dg.OpExecutionContext,
+        config: ValCoverConfig,
+        stations: StationsResource,
+        storage: ObjectStorage,
+        catalog: CatalogResource,
+    ) -> dg.Output[list[str]]:
+        start, end = parse_datetime(config.start), parse_datetime(config.end)
+        if start is None or end is None:
+            raise dg.Failure("start and end are required")
+        window = ValCoverWindow(start, end, config.product_type, config.delta_before, config.delta_after)
+        client = stations.client(station)
+        products = select_valcover(client, window, config.latest)
+        cat = catalog.catalog()
+        cat.ensure_collection(config.collection)
+        present = cat.existing_ids(config.collection, [p.Name for p in products])
+        tasks, planning_errors = plan(
+            [p for p in products if p.Name not in present],
+            catalog.owner,
+            names,
+            storage.rules(),
+            config.collection,
+            family.task,
+        )
+        if planning_errors:
+            raise dg.Failure(
+                f"{len(planning_errors)} products could not be planned: {'; '.join(planning_errors[:5])}"
+            )
+        context.log.info(
+            f"ValCover {config.product_type} [{config.start}, {config.end}]: {len(products)} selected, {len(tasks)} to stage"
+        )
+        report = stage_all(client, storage.transfer(), tasks, client.config.max_parallel_downloads)
+        items = [o.item for o in report.succeeded if o.item]
+        publish(cat, [ManifestEntry(config.collection, item) for item in items])
+        metadata = staging_metadata(report) | {
+            "selected": dg.MetadataValue.int(len(products)),
+            "already_in_catalog": dg.MetadataValue.int(len(present)),
+            "items": dg.MetadataValue.json(
+                [{"id": i["id"], "assets": {k: a["href"] for k, a in i["assets"].items()}} for i in items]
+            ),
+        }
+        fail_if_any(report, "ValCover staging", metadata)
+        return dg.Output([i["id"] for i in items], metadata=metadata)
+
+    @dg.job(
+        name=family.valcover_job,
+        description=f"On-demand ValCover/LatestValCover staging of {family.what} (seeds 001, 002).",
+    )
+    def valcover_staging() -> None:
+        stage_valcover()
+
+    staging_job = dg.define_asset_job(family.staging_job, selection=[staged])
+    automation = dg.AutomationConditionSensorDefinition(
+        f"{family.group}_automation",
+        target=dg.AssetSelection.assets(published, unpacked),
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        minimum_interval_seconds=30,
+    )
+    return dg.Definitions(
+        assets=[staged, published, unpacked],
+        jobs=[staging_job, valcover_staging],
+        sensors=[automation, products_sensor(station, staging_job.name)],
+    )

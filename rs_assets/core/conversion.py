@@ -1,0 +1,391 @@
+"""Staged legacy SAFE product -> EOPF Zarr store in S3 -> catalog item with lineage (seed 003).
+
+Two halves. ``run_job`` is the heavy part (fetch the SAFE directory, convert, upload the store): it takes
+and returns plain data so that it runs here or on a Dask worker alike. ``convert_staged`` is the catalog
+part around it: choose the converter and output collection, build and publish the item, then remove the
+staged SAFE item. The store's root metadata is uploaded last, so a store is only openable once complete;
+the item is published only after that, and the staged item removed only after the publication.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .bucket_rules import BucketRules
+from .catalog import Catalog
+from .converters import ConverterRegistry, ProductInfo, load_converter
+from .errors import RsAssetsError
+from .normalization import archive_assets, normalize_item
+from .object_store import ObjectStore, split_href
+from .product_types import canonical_eopf_type
+from .timeutil import format_stac_datetime, utcnow
+from .zarr_item import converted_item, read_stac_discovery
+
+Item = dict[str, Any]
+ROOT_METADATA = frozenset({"zarr.json", ".zattrs", ".zgroup", ".zmetadata"})
+PARALLEL_IO = 8
+
+
+@dataclass(frozen=True)
+class S3Endpoint:
+    """Where a worker finds S3; credentials come from the worker's own environment, never from the job."""
+
+    endpoint_url: str | None = None
+    region_name: str | None = None
+
+    def store(self) -> ObjectStore:
+        import boto3
+
+        return ObjectStore(boto3.client("s3", endpoint_url=self.endpoint_url, region_name=self.region_name))
+
+
+@dataclass(frozen=True)
+class ConversionJob:
+    product: str
+    source_bucket: str
+    source_prefix: str
+    converter: str
+    target_bucket: str
+    target_prefix: str
+    work_dir: str | None = None
+
+
+@dataclass(frozen=True)
+class WrittenStore:
+    name: str
+    bucket: str
+    key: str
+    files: int
+    bytes: int
+    source_bytes: int
+    fetch_seconds: float
+    convert_seconds: float
+    upload_seconds: float
+
+    @property
+    def href(self) -> str:
+        return f"s3://{self.bucket}/{self.key}"
+
+
+def _fetch_prefix(store: ObjectStore, bucket: str, prefix: str, target: Path) -> int:
+    objects = [o for o in store.list(bucket, prefix) if not o.key.endswith("/")]
+    if not objects:
+        raise RsAssetsError(f"no objects under s3://{bucket}/{prefix}: the staged product is missing")
+
+    def fetch(info: Any) -> int:
+        relative = info.key[len(prefix) :]
+        if relative.startswith("/") or ".." in Path(relative).parts:
+            raise RsAssetsError(f"refusing object key {info.key!r}: it escapes the product directory")
+        local = target / relative
+        local.parent.mkdir(parents=True, exist_ok=True)
+        with local.open("wb") as handle:
+            store.download_to(bucket, info.key, handle)
+        return info.size
+
+    with ThreadPoolExecutor(PARALLEL_IO) as pool:
+        return sum(pool.map(fetch, objects))
+
+
+def upload_store(store: ObjectStore, local: Path, bucket: str, key: str) -> tuple[int, int]:
+    """Upload a store directory with its root metadata last; objects a previous write left are removed."""
+    files = sorted(p for p in local.rglob("*") if p.is_file())
+    roots = [p for p in files if p.parent == local and p.name in ROOT_METADATA]
+    body = [p for p in files if p not in roots]
+
+    def put(path: Path) -> int:
+        return store.upload_file(bucket, f"{key}/{path.relative_to(local).as_posix()}", str(path)).size
+
+    with ThreadPoolExecutor(PARALLEL_IO) as pool:
+        size = sum(pool.map(put, body))
+    size += sum(put(p) for p in roots)
+    written = {f"{key}/{p.relative_to(local).as_posix()}" for p in files}
+    for stale in [o.key for o in store.list(bucket, f"{key}/") if o.key not in written]:
+        store.delete(bucket, stale)
+    return len(files), size
+
+
+def run_job(job: ConversionJob, store: ObjectStore) -> WrittenStore:
+    """Fetch, convert, upload. Needs local disk for the source and the store while it runs."""
+    converter = load_converter(job.converter)
+    with tempfile.TemporaryDirectory(dir=job.work_dir, prefix="rs-convert-") as tmp:
+        source = Path(tmp) / "in" / job.product
+        started = time.monotonic()
+        source_bytes = _fetch_prefix(store, job.source_bucket, job.source_prefix, source)
+        fetched = time.monotonic()
+        local = converter(source, Path(tmp) / "out")
+        converted = time.monotonic()
+        key = f"{job.target_prefix.rstrip('/')}/{local.name}"
+        files, size = upload_store(store, local, job.target_bucket, key)
+        return WrittenStore(
+            name=local.name.removesuffix(".zarr"),
+            bucket=job.target_bucket,
+            key=key,
+            files=files,
+            bytes=size,
+            source_bytes=source_bytes,
+            fetch_seconds=fetched - started,
+            convert_seconds=converted - fetched,
+            upload_seconds=time.monotonic() - converted,
+        )
+
+
+def run_job_on_worker(job: ConversionJob, endpoint: S3Endpoint) -> WrittenStore:
+    """What a Dask worker runs: its own S3 client, the same job."""
+    return run_job(job, endpoint.store())
+
+
+@dataclass(frozen=True)
+class OutputRule:
+    """Seed 003's generated-product mapping: an EOPF type (or ``*``) and the collection to publish it to."""
+
+    product_type: str
+    collection: str | None = None
+
+
+def resolve_output_collection(eopf_type: str, rules: Sequence[OutputRule], default: str) -> str:
+    """Exact type first, then a ``*`` rule, which must name its collection; no rules: ``default``."""
+    if not rules:
+        return default
+    wanted = canonical_eopf_type(eopf_type)
+    for rule in rules:
+        if canonical_eopf_type(rule.product_type) == wanted:
+            return rule.collection or default
+    for rule in rules:
+        if rule.product_type == "*":
+            if not rule.collection:
+                raise RsAssetsError(f"output rule '*' must name a collection (needed for {eopf_type})")
+            return rule.collection
+    raise RsAssetsError(
+        f"no output collection for {eopf_type}: rules cover {', '.join(r.product_type for r in rules)}"
+    )
+
+
+def default_output_collection(eopf_type: str) -> str:
+    """RS default: converted products per EOPF type (``S01SIWGRD`` -> ``s01siwgrd``)."""
+    return canonical_eopf_type(eopf_type).lower().rstrip("_")
+
+
+def safe_directory(item: Item) -> tuple[str, str, str]:
+    """(bucket, key prefix, directory name) of the SAFE/SEN3 directory an unpacked staged item points at."""
+    for name, asset in item.get("assets", {}).items():
+        href = str(asset.get("href", ""))
+        if href.startswith("s3://") and href.endswith("/"):
+            bucket, prefix = split_href(href)
+            return bucket, prefix, prefix.rstrip("/").rsplit("/", 1)[-1] or name
+    raise RsAssetsError(
+        f"item {item['id']} has no unpacked product directory (assets: {', '.join(item.get('assets', {}))})"
+    )
+
+
+@dataclass
+class Converted:
+    staged_id: str
+    item_id: str
+    collection: str
+    href: str
+    written: WrittenStore
+    item: Item = field(repr=False)
+
+
+@dataclass(frozen=True)
+class Planned:
+    item: Item
+    staging_collection: str
+    job: ConversionJob
+    collection: str
+    eopf_type: str
+
+
+@dataclass
+class ConversionReport:
+    converted: list[Converted] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def bytes(self) -> int:
+        return sum(c.written.bytes for c in self.converted)
+
+    @property
+    def source_bytes(self) -> int:
+        return sum(c.written.source_bytes for c in self.converted)
+
+    def markdown(self, limit: int = 100) -> str:
+        rows = [
+            "| staged product | Zarr item | collection | files | MB | convert s |",
+            "| --- | --- | --- | ---: | ---: | ---: |",
+        ]
+        rows += [
+            f"| {c.staged_id} | {c.item_id} | {c.collection} | {c.written.files} | "
+            f"{c.written.bytes / 1e6:.1f} | {c.written.convert_seconds:.1f} |"
+            for c in self.converted[:limit]
+        ]
+        return "\n".join(rows)
+
+
+@dataclass
+class Conversion:
+    """Everything a conversion needs besides the item: where things go and where jobs run.
+
+    With a Dask ``client`` each job runs on a worker (which reaches S3 at ``endpoint`` with its own
+    credentials); without one, jobs run here, one at a time, each already using both cores.
+    """
+
+    store: ObjectStore
+    catalog: Catalog
+    registry: ConverterRegistry
+    rules: BucketRules
+    owner: str
+    outputs: Sequence[OutputRule] = ()
+    work_dir: str | None = None
+    client: Any = None
+    endpoint: S3Endpoint = field(default_factory=S3Endpoint)
+
+    def prepare(self, item: Item, staging_collection: str) -> Planned:
+        """Unpack the staged item if it still holds an archive, then plan its job (output collection, type)."""
+        if archive_assets(item):
+            normalize_item(item, staging_collection, self.store, self.catalog)
+            refreshed = self.catalog.get_item(staging_collection, item["id"])
+            if refreshed is None:
+                raise RsAssetsError(f"{item['id']} vanished from {staging_collection} while being unpacked")
+            item = refreshed
+        bucket, prefix, directory = safe_directory(item)
+        product = ProductInfo.of(directory, item.get("properties", {}).get("product:type"))
+        collection = resolve_output_collection(
+            product.eopf_type, self.outputs, default_output_collection(product.eopf_type)
+        )
+        placement = self.rules.place(self.owner, collection, product.eopf_type)
+        job = ConversionJob(
+            product=directory,
+            source_bucket=bucket,
+            source_prefix=prefix,
+            converter=self.registry.select(product),
+            target_bucket=placement.bucket,
+            target_prefix=f"{self.owner}/{collection}",
+            work_dir=self.work_dir or os.environ.get("RS_ASSETS_WORK_DIR"),
+        )
+        return Planned(item, staging_collection, job, collection, product.eopf_type)
+
+    def publish(self, planned: Planned, written: WrittenStore) -> Converted:
+        """Item from the store's own metadata, published; only then is the staged SAFE item removed."""
+        item, staging_collection, collection, eopf_type = (
+            planned.item,
+            planned.staging_collection,
+            planned.collection,
+            planned.eopf_type,
+        )
+        discovery = read_stac_discovery(self.store, written.bucket, written.key)
+        new_item = converted_item(
+            discovery,
+            store_name=written.name,
+            store_href=written.href,
+            product_type=eopf_type,
+            staged_item=item,
+            derived_from=self.catalog.item_url(staging_collection, item["id"]),
+        )
+        expires = self.rules.place(self.owner, collection, eopf_type).expires(utcnow())
+        if expires:
+            new_item["properties"]["expires"] = format_stac_datetime(expires)
+        self.catalog.ensure_collection(collection, f"EOPF {eopf_type} products converted from legacy SAFE")
+        self.catalog.upsert_items(collection, [new_item])
+        self.catalog.delete_item(staging_collection, item["id"])
+        return Converted(item["id"], new_item["id"], collection, written.href, written, new_item)
+
+    def _run(self, jobs: Sequence[ConversionJob]) -> Iterator[tuple[int, WrittenStore | None, str | None]]:
+        if self.client is None:
+            for index, job in enumerate(jobs):
+                try:
+                    yield index, run_job(job, self.store), None
+                except Exception as exc:  # one product's failure never stops the others
+                    yield index, None, _describe(exc)
+            return
+        from distributed import as_completed
+
+        futures = {
+            self.client.submit(run_job_on_worker, job, self.endpoint, pure=False): index
+            for index, job in enumerate(jobs)
+        }
+        for future in as_completed(futures):
+            try:
+                yield futures[future], future.result(), None
+            except Exception as exc:
+                yield futures[future], None, _describe(exc)
+
+    def convert_many(
+        self, staged: Sequence[tuple[Item, str]], on_done: Callable[[str | None], None] | None = None
+    ) -> ConversionReport:
+        """Convert and publish each staged item; a failure is reported with its product and loses no other."""
+        report = ConversionReport()
+        started = time.monotonic()
+        planned: list[Planned] = []
+        for item, staging_collection in staged:
+            try:
+                planned.append(self.prepare(item, staging_collection))
+            except RsAssetsError as exc:
+                report.failures.append(f"{item['id']}: {exc}")
+                if on_done:
+                    on_done(report.failures[-1])
+        for index, written, error in self._run([p.job for p in planned]):
+            if written is not None:
+                try:
+                    report.converted.append(self.publish(planned[index], written))
+                except RsAssetsError as exc:
+                    error = str(exc)
+            if error is not None:
+                report.failures.append(f"{planned[index].item['id']}: {error}")
+            if on_done:
+                on_done(None if error is None else report.failures[-1])
+        report.seconds = time.monotonic() - started
+        return report
+
+    def convert_staged(self, item: Item, staging_collection: str) -> Converted:
+        report = self.convert_many([(item, staging_collection)])
+        if report.failures:
+            raise RsAssetsError(report.failures[0])
+        return report.converted[0]
+
+
+def requested_item(stac_input: str, timeout: float = 30.0) -> Item:
+    """The item an operator asks to convert (seed 003): its URL, a FeatureCollection or Feature, or an id."""
+    text = stac_input.strip()
+    if not text:
+        raise RsAssetsError("no STAC input given")
+    if text.startswith("{"):
+        try:
+            document = json.loads(text)
+        except ValueError as exc:
+            raise RsAssetsError(f"STAC input is not valid JSON: {exc}") from None
+    elif text.startswith(("http://", "https://")):
+        import requests
+
+        try:
+            response = requests.get(text, timeout=timeout)
+        except requests.RequestException as exc:
+            raise RsAssetsError(f"cannot fetch STAC item {text}: {type(exc).__name__}") from None
+        if response.status_code != 200:
+            raise RsAssetsError(f"cannot fetch STAC item {text}: HTTP {response.status_code}")
+        document = response.json()
+    else:
+        return {"id": text}
+    if document.get("type") == "FeatureCollection":
+        features = document.get("features") or []
+        if len(features) != 1:
+            raise RsAssetsError(f"the FeatureCollection must hold exactly one item, it holds {len(features)}")
+        document = features[0]
+    if document.get("type") != "Feature" or not document.get("id"):
+        raise RsAssetsError(
+            "STAC input is neither an item (Feature with an id) nor a FeatureCollection of one"
+        )
+    return document
+
+
+def _describe(exc: BaseException) -> str:
+    return str(exc) if isinstance(exc, RsAssetsError) else f"{type(exc).__name__}: {exc}"

@@ -1,0 +1,138 @@
+"""The catalog item of a converted product, built from the ``stac_discovery`` the converter wrote in the store.
+
+Corrects what eopf 3.0.0 gets wrong (DESIGN 2.6): the id (a description string for S1: the store name is
+used), the bbox order (recomputed from the geometry), the product type (taken from our table) and
+``"null"``/``"MISSING"`` placeholder strings (dropped).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+from typing import Any
+
+from .errors import RsAssetsError
+from .object_store import ObjectStore
+
+Item = dict[str, Any]
+PLACEHOLDERS = frozenset({"null", "MISSING"})
+ZARR_MEDIA_TYPE = "application/vnd+zarr"
+
+
+def read_stac_discovery(store: ObjectStore, bucket: str, store_key: str) -> dict[str, Any]:
+    """``stac_discovery`` from the root attributes of a written store (Zarr v3 ``zarr.json`` or v2 ``.zattrs``)."""
+    for name, attributes_of in (("zarr.json", lambda d: d.get("attributes", {})), (".zattrs", lambda d: d)):
+        key = f"{store_key.rstrip('/')}/{name}"
+        body = store.read(bucket, key)
+        if body is None:
+            continue
+        try:
+            document = json.loads(body)
+        except ValueError as exc:
+            raise RsAssetsError(f"s3://{bucket}/{key} is not JSON: {exc}") from None
+        discovery = attributes_of(document).get("stac_discovery")
+        if not isinstance(discovery, dict) or "properties" not in discovery:
+            raise RsAssetsError(f"s3://{bucket}/{key} has no stac_discovery with properties")
+        return discovery
+    raise RsAssetsError(
+        f"s3://{bucket}/{store_key.rstrip('/')} has no zarr.json or .zattrs: not a Zarr store"
+    )
+
+
+def _placeholder(value: Any) -> bool:
+    return isinstance(value, str) and value in PLACEHOLDERS
+
+
+def without_placeholders(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: without_placeholders(v) for k, v in value.items() if not _placeholder(v)}
+    if isinstance(value, list):
+        return [without_placeholders(v) for v in value if not _placeholder(v)]
+    return value
+
+
+def _positions(geometry: dict[str, Any]) -> list[tuple[float, float]]:
+    def walk(node: Any) -> list[tuple[float, float]]:
+        if (
+            isinstance(node, (list, tuple))
+            and len(node) >= 2
+            and all(isinstance(v, (int, float)) for v in node[:2])
+        ):
+            return [(float(node[0]), float(node[1]))]
+        if isinstance(node, (list, tuple)):
+            return [p for child in node for p in walk(child)]
+        return []
+
+    return walk(geometry.get("coordinates", []))
+
+
+def usable_geometry(geometry: Any) -> bool:
+    """A polygon (or multi) with finite WGS84 positions, closed rings and an area."""
+    if not isinstance(geometry, dict) or geometry.get("type") not in ("Polygon", "MultiPolygon"):
+        return False
+    polygons = [geometry["coordinates"]] if geometry["type"] == "Polygon" else geometry.get("coordinates", [])
+    for polygon in polygons:
+        for ring in polygon or [[]]:
+            if len(ring) < 4 or list(ring[0]) != list(ring[-1]):
+                return False
+    points = _positions(geometry)
+    if not points or not all(
+        math.isfinite(x) and math.isfinite(y) and -180 <= x <= 180 and -90 <= y <= 90 for x, y in points
+    ):
+        return False
+    xs, ys = [x for x, _ in points], [y for _, y in points]
+    return max(xs) > min(xs) and max(ys) > min(ys)
+
+
+def bbox_of(geometry: dict[str, Any]) -> list[float]:
+    points = _positions(geometry)
+    xs, ys = [x for x, _ in points], [y for _, y in points]
+    return [min(xs), min(ys), max(xs), max(ys)]
+
+
+def converted_item(
+    discovery: dict[str, Any],
+    *,
+    store_name: str,
+    store_href: str,
+    product_type: str,
+    staged_item: Item,
+    derived_from: str,
+) -> Item:
+    """The item to publish for a store at ``store_href`` (``s3://bucket/.../NAME.zarr``)."""
+    source = without_placeholders(copy.deepcopy(discovery))
+    geometry = source.get("geometry")
+    if not usable_geometry(geometry) and usable_geometry(staged_item.get("geometry")):
+        geometry = staged_item["geometry"]
+    if not usable_geometry(geometry):
+        raise RsAssetsError(
+            f"{store_name}: neither the converted product nor {staged_item['id']} has a usable geometry"
+        )
+    properties = dict(source.get("properties", {}))
+    properties["product:type"] = product_type
+    root = store_href.rstrip("/")
+    assets: dict[str, Any] = {
+        "product": {
+            "href": root,
+            "title": store_name,
+            "type": ZARR_MEDIA_TYPE,
+            "roles": ["data", "metadata"],
+        }
+    }
+    for key, asset in source.get("assets", {}).items():
+        href = str(asset.get("href", ""))
+        if not href.startswith("/"):
+            continue
+        assets[key] = {**asset, "href": f"{root}{href}", "type": ZARR_MEDIA_TYPE, "roles": ["data"]}
+    return {
+        "type": "Feature",
+        "stac_version": source.get("stac_version", "1.1.0"),
+        "stac_extensions": sorted(set(source.get("stac_extensions", []))),
+        "id": store_name,
+        "geometry": geometry,
+        "bbox": bbox_of(geometry),
+        "properties": properties,
+        "links": [{"rel": "derived_from", "href": derived_from, "type": "application/geo+json"}],
+        "assets": assets,
+    }

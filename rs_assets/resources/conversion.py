@@ -1,0 +1,28 @@
+import dagster as dg
+from pydantic import Field
+
+from rs_assets.core.conversion import OutputRule
+from rs_assets.core.converters import ConverterRegistry, default_registry, for_types
+
+
+class ConversionResource(dg.ConfigurableResource):
+    """How legacy products become EOPF Zarr: converter rules, output collections, local scratch space.
+
+    ``converters`` maps an EOPF type (or ``*``) to a ``package.module:function`` that takes precedence over
+    eopf for it; ``outputs`` maps an EOPF type (or ``*``) to the collection its items go to (seed 003).
+    """
+
+    converters: dict[str, str] = Field(default_factory=dict)
+    outputs: dict[str, str] = Field(default_factory=dict)
+    work_dir: str | None = None
+
+    def registry(self) -> ConverterRegistry:
+        registry = default_registry()
+        for eopf_type, converter in sorted(self.converters.items(), key=lambda kv: kv[0] != "*"):
+            registry.register(converter, for_types([eopf_type]), f"{converter} for {eopf_type}")
+        return registry
+
+    def output_rules(self) -> list[OutputRule]:
+        return [
+            OutputRule(product_type, collection or None) for product_type, collection in self.outputs.items()
+        ]

@@ -1,0 +1,194 @@
+"""PRIP products end to end with a real Sentinel-1 SAFE product: staged, unzipped, converted, published."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+import pytest
+import xarray as xr
+from stac_pydantic import Item as StacItem
+
+from rs_assets.assets.partitions import daily_partitions
+from rs_assets.assets.prip import build_prip
+from rs_assets.core.catalog import CollectionNaming, StacApiCatalog
+from rs_assets.core.stac_mapping import CollectionNames
+from rs_assets.simulator.config import SimStation
+from rs_assets.simulator.samples import S1_GRDH
+from rs_assets.simulator.server import StationSimulator
+from tests.conftest import HISTORY_END, SimulatorFactory
+from tests.integration.platform import ACCESS_KEY, SECRET_KEY, Platform, make_platform
+
+pytest.importorskip("eopf", reason="the eopf extra is installed by scripts/test")
+
+DAY = HISTORY_END.date()
+PRIP = build_prip("PRIP", daily_partitions("2026-11-01"), CollectionNames())
+ASSETS = {a.key.to_user_string(): a for a in PRIP.assets or []}  # type: ignore[union-attr]
+STAGING = "s1-prip-iw_grdh_1s"
+OUTPUT = "s01siwgrd"
+SAMPLE = f"{S1_GRDH}.zip"
+# From the sample's manifest.safe footprint (lat,lon pairs).
+EXPECTED_BBOX = [11.865704, 40.876698, 15.321935, 42.780445]
+
+
+@pytest.fixture
+def sim(simulator_factory: SimulatorFactory) -> StationSimulator:
+    return simulator_factory(
+        SimStation(name="PRIP", kind="prip", products_per_day=1, days=1, samples=["s1-grdh"])
+    )
+
+
+@pytest.fixture
+def platform(
+    s3_endpoint: str, stac_api_url: str, tmp_path: Path, unique: str, sim: StationSimulator
+) -> Platform:
+    return make_platform(s3_endpoint, stac_api_url, tmp_path, unique, sim)
+
+
+def catalog_of(platform: Platform) -> StacApiCatalog:
+    assert platform.catalog_url
+    return StacApiCatalog(platform.catalog_url, CollectionNaming(owner=platform.owner))
+
+
+def run(platform: Platform, *names: str, **resources: object) -> dg.ExecuteInProcessResult:
+    return dg.materialize(
+        [ASSETS[n] for n in names],
+        partition_key=DAY.isoformat(),
+        resources=platform.resources(**resources),  # type: ignore[arg-type]
+        raise_on_error=False,
+    )
+
+
+def metadata(result: dg.ExecuteInProcessResult, asset: str) -> dict:
+    events = [e for e in result.get_asset_materialization_events() if e.asset_key.to_user_string() == asset]
+    assert events, f"{asset} was not materialized"
+    return {k: v.value for k, v in events[-1].materialization.metadata.items()}
+
+
+def failure_of(result: dg.ExecuteInProcessResult, step: str) -> str:
+    failures = [e for e in result.all_events if e.is_step_failure and e.step_key == step]
+    assert failures, f"{step} did not fail"
+    return str(failures[-1].step_failure_data.error.message)  # type: ignore[union-attr]
+
+
+def generated_name(sim: StationSimulator) -> str:
+    products, _ = sim.data.stations["PRIP"].entity_set("Products", sim.data.now())
+    day = [p["Name"] for p in products if p["PublicationDate"].startswith(DAY.isoformat())]
+    assert SAMPLE in day and len(day) == 2, day
+    return next(n for n in day if n != SAMPLE)
+
+
+def open_store(platform: Platform, href: str) -> xr.DataTree:
+    return xr.open_datatree(
+        href,
+        engine="zarr",
+        storage_options={
+            "key": ACCESS_KEY,
+            "secret": SECRET_KEY,
+            "client_kwargs": {"endpoint_url": platform.endpoint, "region_name": "us-east-1"},
+        },
+    )
+
+
+def assert_converted_item(platform: Platform, item: dict, staged_url: str) -> None:
+    StacItem.model_validate(item)
+    assert item["properties"]["product:type"] == "S01SIWGRD"
+    assert item["bbox"] == pytest.approx(EXPECTED_BBOX)
+    assert [link["href"] for link in item["links"] if link["rel"] == "derived_from"] == [staged_url]
+    assert "null" not in json.dumps(item["properties"]) and "MISSING" not in json.dumps(item["properties"])
+    href = item["assets"]["product"]["href"]
+    assert href == f"s3://{platform.data_bucket}/{platform.owner}/{OUTPUT}/{item['id']}.zarr"
+    tree = open_store(platform, href)
+    discovery = tree.attrs["stac_discovery"]
+    assert discovery["properties"]["sat:absolute_orbit"] == 30148
+    product = next(iter(tree.children.values()))
+    assert "grd" in product["measurements"].data_vars or "grd" in product["measurements"].children
+
+
+def test_a_day_of_prip_products_is_staged_unzipped_converted_and_published(
+    sim: StationSimulator, platform: Platform
+) -> None:
+    unreadable = generated_name(sim)
+    result = run(platform, "prip_products", "prip_catalog", "prip_safe", "zarr_products")
+    assert metadata(result, "prip_products")["staged"] == 2
+    assert metadata(result, "prip_safe")["normalized"] == 2
+    message = failure_of(result, "zarr_products")
+    assert "1 of 2 products were not converted" in message
+    assert f"{unreadable}: eopf could not convert" in message
+
+    catalog = catalog_of(platform)
+    staged_url = catalog.item_url(STAGING, SAMPLE)
+    assert catalog.get_item(STAGING, SAMPLE) is None, "the staged SAFE item is removed after publication"
+    assert catalog.get_item(STAGING, unreadable) is not None, "a product that failed keeps its staged item"
+    items = catalog.search([OUTPUT])
+    assert len(items) == 1
+    assert_converted_item(platform, items[0], staged_url)
+    assert any(k.endswith(f"{S1_GRDH}/manifest.safe") for k in platform.listing())
+
+    again = run(platform, "zarr_products")
+    assert "1 of 1 products were not converted" in failure_of(again, "zarr_products")
+    assert len(catalog.search([OUTPUT])) == 1
+
+
+def test_a_missing_converter_fails_its_products_and_loses_nothing(
+    sim: StationSimulator, platform: Platform
+) -> None:
+    result = run(platform, "prip_products", "prip_catalog", "prip_safe")
+    assert result.success
+    missing = {"converters": {"S01SIWGRD": "not_installed_pkg.zarr:convert"}}
+    converted = run(platform, "zarr_products", conversion=missing)
+    message = failure_of(converted, "zarr_products")
+    assert "2 of 2 products were not converted" in message
+    assert "converter not_installed_pkg.zarr:convert is not installed" in message
+    catalog = catalog_of(platform)
+    assert catalog.get_item(STAGING, SAMPLE) is not None
+    assert not catalog.collection_exists(OUTPUT) or catalog.search([OUTPUT]) == []
+
+
+@pytest.fixture
+def dask_cluster(platform: Platform) -> Iterator[Any]:
+    """A real Dask cluster whose workers find S3 credentials in their own environment."""
+    distributed = pytest.importorskip("distributed")
+    previous = {k: os.environ.get(k) for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")}
+    os.environ.update({"AWS_ACCESS_KEY_ID": ACCESS_KEY, "AWS_SECRET_ACCESS_KEY": SECRET_KEY})
+    cluster = distributed.LocalCluster(
+        n_workers=1, threads_per_worker=2, processes=True, host="127.0.0.1", dashboard_address=None
+    )
+    try:
+        yield cluster
+    finally:
+        cluster.close()
+        for key, value in previous.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def test_on_demand_conversion_of_a_stac_item_stages_it_and_runs_on_dask(
+    sim: StationSimulator, platform: Platform, dask_cluster: Any
+) -> None:
+    feature_collection = {
+        "type": "FeatureCollection",
+        "features": [{"type": "Feature", "id": SAMPLE, "collection": STAGING, "properties": {}}],
+    }
+    job = next(j for j in PRIP.jobs or [] if getattr(j, "name", None) == "convert_product_on_demand")
+    result = job.execute_in_process(
+        run_config={"ops": {"convert_product": {"config": {"stac_input": json.dumps(feature_collection)}}}},
+        resources=platform.resources(dask_scheduler=dask_cluster.scheduler_address),
+        raise_on_error=False,
+    )
+    assert result.success, [str(e.step_failure_data.error) for e in result.all_events if e.is_step_failure]  # type: ignore[union-attr]
+    item_id = result.output_for_node("convert_product")
+    assert "run_job_on_worker" in dask_cluster.scheduler.task_prefixes, "the conversion ran on the cluster"
+    catalog = catalog_of(platform)
+    assert catalog.get_item(STAGING, SAMPLE) is None
+    item = catalog.get_item(OUTPUT, item_id)
+    assert item is not None
+    assert_converted_item(platform, item, catalog.item_url(STAGING, SAMPLE))
+    downloads = [r["path"] for r in sim.requests if r["path"].endswith("$value")]
+    assert len(downloads) == 1, "only the requested product was staged"
