@@ -52,6 +52,12 @@ def conversion_metadata(report: ConversionReport, catalog: Any) -> dict[str, Any
         "bytes_written": dg.MetadataValue.int(report.bytes),
         "source_bytes": dg.MetadataValue.int(report.source_bytes),
         "seconds": dg.MetadataValue.float(round(report.seconds, 2)),
+        "fetch_seconds": dg.MetadataValue.float(round(sum(c.written.fetch_seconds for c in converted), 2)),
+        "convert_seconds": dg.MetadataValue.float(
+            round(sum(c.written.convert_seconds for c in converted), 2)
+        ),
+        "upload_seconds": dg.MetadataValue.float(round(sum(c.written.upload_seconds for c in converted), 2)),
+        "files_written": dg.MetadataValue.int(sum(c.written.files for c in converted)),
         "MB/s (source)": dg.MetadataValue.float(round(report.source_bytes / 1e6 / report.seconds, 2))
         if report.seconds
         else dg.MetadataValue.float(0.0),

@@ -9,6 +9,7 @@ the item is published only after that, and the staged item removed only after th
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import tempfile
@@ -31,7 +32,7 @@ from .zarr_item import converted_item, read_stac_discovery
 
 Item = dict[str, Any]
 ROOT_METADATA = frozenset({"zarr.json", ".zattrs", ".zgroup", ".zmetadata"})
-PARALLEL_IO = 8
+PARALLEL_IO = 16
 
 
 @dataclass(frozen=True)
@@ -120,7 +121,12 @@ def run_job(job: ConversionJob, store: ObjectStore) -> WrittenStore:
         started = time.monotonic()
         source_bytes = _fetch_prefix(store, job.source_bucket, job.source_prefix, source)
         fetched = time.monotonic()
-        local = converter(source, Path(tmp) / "out")
+        # The converter allocates millions of objects: keep the collector off the host process's own.
+        gc.freeze()
+        try:
+            local = converter(source, Path(tmp) / "out")
+        finally:
+            gc.unfreeze()
         converted = time.monotonic()
         key = f"{job.target_prefix.rstrip('/')}/{local.name}"
         files, size = upload_store(store, local, job.target_bucket, key)

@@ -192,3 +192,28 @@ def test_on_demand_conversion_of_a_stac_item_stages_it_and_runs_on_dask(
     assert_converted_item(platform, item, catalog.item_url(STAGING, SAMPLE))
     downloads = [r["path"] for r in sim.requests if r["path"].endswith("$value")]
     assert len(downloads) == 1, "only the requested product was staged"
+
+
+def test_prip_valcover_staging_selects_by_validity_and_stages_once(
+    sim: StationSimulator, platform: Platform
+) -> None:
+    job = next(j for j in PRIP.jobs or [] if getattr(j, "name", None) == "prip_valcover_staging")
+    config = {
+        "start": "2021-12-23T05:11:30.000Z",
+        "end": "2021-12-23T05:11:40.000Z",
+        "product_type": "IW_GRDH_1S",
+        "collection": "grd-valcover",
+    }
+
+    def stage() -> dg.ExecuteInProcessResult:
+        return job.execute_in_process(
+            run_config={"ops": {"stage_prip_valcover": {"config": config}}},
+            resources=platform.resources(),
+        )
+
+    assert stage().output_for_node("stage_prip_valcover") == [SAMPLE]
+    item = catalog_of(platform).get_item("grd-valcover", SAMPLE)
+    assert item is not None and item["geometry"]["type"] == "Polygon"
+    assert item["properties"]["sat:absolute_orbit"] == 30148
+    assert stage().output_for_node("stage_prip_valcover") == []
+    assert len([r for r in sim.requests if r["path"].endswith("$value")]) == 1
