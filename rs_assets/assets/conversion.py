@@ -44,6 +44,10 @@ def _conversion(
     )
 
 
+def _float(value: float) -> dg.MetadataValue:
+    return dg.MetadataValue.float(round(float(value), 2))
+
+
 def conversion_metadata(report: ConversionReport, catalog: Any) -> dict[str, Any]:
     converted = report.converted
     return {
@@ -51,16 +55,12 @@ def conversion_metadata(report: ConversionReport, catalog: Any) -> dict[str, Any
         "failed": dg.MetadataValue.int(len(report.failures)),
         "bytes_written": dg.MetadataValue.int(report.bytes),
         "source_bytes": dg.MetadataValue.int(report.source_bytes),
-        "seconds": dg.MetadataValue.float(round(report.seconds, 2)),
-        "fetch_seconds": dg.MetadataValue.float(round(sum(c.written.fetch_seconds for c in converted), 2)),
-        "convert_seconds": dg.MetadataValue.float(
-            round(sum(c.written.convert_seconds for c in converted), 2)
-        ),
-        "upload_seconds": dg.MetadataValue.float(round(sum(c.written.upload_seconds for c in converted), 2)),
         "files_written": dg.MetadataValue.int(sum(c.written.files for c in converted)),
-        "MB/s (source)": dg.MetadataValue.float(round(report.source_bytes / 1e6 / report.seconds, 2))
-        if report.seconds
-        else dg.MetadataValue.float(0.0),
+        "seconds": _float(report.seconds),
+        "fetch_seconds": _float(sum(c.written.fetch_seconds for c in converted)),
+        "convert_seconds": _float(sum(c.written.convert_seconds for c in converted)),
+        "upload_seconds": _float(sum(c.written.upload_seconds for c in converted)),
+        "MB/s (source)": _float(report.source_bytes / 1e6 / report.seconds if report.seconds else 0.0),
         "products": dg.MetadataValue.md(report.markdown()),
         "items": dg.MetadataValue.json([catalog.item_url(c.collection, c.item_id) for c in converted]),
         "failures": dg.MetadataValue.md("\n".join(f"- {f}" for f in report.failures) or "none"),
