@@ -102,7 +102,8 @@ class SimulatorConfig(BaseModel):
 
 
 def default_config(*, live: bool = True, chunk_size: int = 8 * 1024 * 1024) -> SimulatorConfig:
-    """What ``scripts/dev`` serves: two CADIP stations, an AUXIP and a PRIP, with live sessions."""
+    """What ``scripts/dev`` serves: two CADIP stations with live sessions, an AUXIP, and a PRIP publishing a
+    real Sentinel-1 product 30 s after start."""
     return SimulatorConfig(
         stations=[
             SimStation(
@@ -125,6 +126,14 @@ def default_config(*, live: bool = True, chunk_size: int = 8 * 1024 * 1024) -> S
                 live_duration=60.0,
             ),
             SimStation(name="ADGS", kind="auxip", products_per_day=15, days=2),
-            SimStation(name="PRIP", kind="prip", products_per_day=2, days=2),
+            # Only real SAFE products: generated stand-ins would fail conversion in the demo.
+            SimStation(
+                name="PRIP",
+                kind="prip",
+                products_per_day=0,
+                days=2,
+                samples=["s1-grdh"],
+                samples_after=30.0 if live else None,
+            ),
         ]
     )
