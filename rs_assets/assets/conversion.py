@@ -8,13 +8,16 @@ from pydantic import Field
 from rs_assets.assets.automation import after_upstream
 from rs_assets.assets.products import ProductFamily
 from rs_assets.assets.reporting import Progress
-from rs_assets.core.conversion import Conversion, ConversionReport, S3Endpoint, requested_item
-from rs_assets.core.manifest import ManifestEntry, manifest_key, read_manifest
-from rs_assets.core.odata import F
+from rs_assets.core.conversion import (
+    Conversion,
+    ConversionReport,
+    S3Endpoint,
+    requested_item,
+    staged_or_stage,
+)
+from rs_assets.core.manifest import manifest_key, read_manifest
 from rs_assets.core.products import TaskFactory
-from rs_assets.core.publication import publish
 from rs_assets.core.stac_mapping import CollectionNames
-from rs_assets.core.staging import stage_all
 from rs_assets.resources import CatalogResource, ConversionResource, ObjectStorage, StationsResource
 
 
@@ -133,37 +136,25 @@ def build_conversion(
     ) -> dg.Output[str]:
         conv = _conversion(dask, storage, catalog, conversion)
         requested = requested_item(config.stac_input)
-        item_id = requested["id"]
-        collection = (
+        client = stations.client(station)
+        staged, collection = staged_or_stage(
+            conv.catalog,
+            requested,
             config.staging_collection
             or str(requested.get("collection") or "").removeprefix(f"{catalog.owner}:")
-            or None
+            or None,
+            client,
+            storage.transfer(),
+            lambda product, into: task(product, catalog.owner, names, conv.rules, into),
         )
-        staged = conv.catalog.get_item(collection, item_id) if collection else None
-        if staged is None:
-            client = stations.client(station)
-            products = client.products(F("Name").eq(item_id))
-            if not products:
-                raise dg.Failure(
-                    f"{item_id} is neither staged in {collection or 'the catalog'} nor on {station}"
-                )
-            staging_task = task(products[0], catalog.owner, names, conv.rules, collection)
-            collection = staging_task.collection
-            context.log.info(f"staging {item_id} from {station} into {collection}")
-            staging = stage_all(client, storage.transfer(), [staging_task], 1)
-            if staging.failed:
-                raise dg.Failure(f"staging {item_id} from {station} failed: {staging.failed[0].error}")
-            publish(conv.catalog, [ManifestEntry(collection, o.item) for o in staging.succeeded if o.item])
-            staged = conv.catalog.get_item(collection, item_id)
-            if staged is None:
-                raise dg.Failure(f"{item_id} was staged but is not in {collection}")
-        assert collection is not None
         report = conv.convert_many([(staged, collection)])
         metadata = conversion_metadata(report, conv.catalog)
         if report.failures:
             raise dg.Failure(report.failures[0], metadata=metadata)
         converted = report.converted[0]
-        context.log.info(f"{item_id} -> {converted.collection}/{converted.item_id} ({converted.href})")
+        context.log.info(
+            f"{requested['id']} -> {converted.collection}/{converted.item_id} ({converted.href})"
+        )
         return dg.Output(converted.item_id, metadata=metadata)
 
     @dg.job(name="convert_product_on_demand", description="On-demand conversion of one product (seed 003).")

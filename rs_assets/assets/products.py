@@ -13,12 +13,12 @@ from rs_assets.assets.automation import after_upstream
 from rs_assets.assets.partitions import partition_day
 from rs_assets.assets.reporting import Progress, fail_if_any, staging_metadata
 from rs_assets.assets.stations import station_key
-from rs_assets.core.manifest import Ledger, ManifestEntry, manifest_key, read_manifest
+from rs_assets.core.manifest import Ledger, manifest_key, read_manifest
 from rs_assets.core.normalization import archive_assets, normalize_staged
-from rs_assets.core.products import TaskFactory, ValCoverWindow, plan, published_on, select_valcover
+from rs_assets.core.products import TaskFactory, ValCoverWindow, plan, published_on, stage_valcover
 from rs_assets.core.publication import publish
 from rs_assets.core.stac_mapping import CollectionNames
-from rs_assets.core.staging import stage_all, stage_recorded
+from rs_assets.core.staging import stage_recorded
 from rs_assets.core.timeutil import parse_datetime
 from rs_assets.resources import CatalogResource, ObjectStorage, StationsResource
 from rs_assets.sensors.stations import products_sensor
@@ -185,7 +185,7 @@ def build_product_family(
         name=f"stage_{family.prefix}_valcover",
         description=f"Stage the {family.what} whose validity strictly contains a window.",
     )
-    def stage_valcover(
+    def valcover_op(
         context: dg.OpExecutionContext,
         config: ValCoverConfig,
         stations: StationsResource,
@@ -196,37 +196,30 @@ def build_product_family(
         if start is None or end is None:
             raise dg.Failure("start and end are required")
         window = ValCoverWindow(start, end, config.product_type, config.delta_before, config.delta_after)
-        client = stations.client(station)
-        products = select_valcover(client, window, config.latest)
-        cat = catalog.catalog()
-        cat.ensure_collection(config.collection)
-        present = cat.existing_ids(config.collection, [p.Name for p in products])
-        tasks, planning_errors = plan(
-            [p for p in products if p.Name not in present],
-            catalog.owner,
-            names,
-            storage.rules(),
-            config.collection,
-            family.task,
+        staged = stage_valcover(
+            stations.client(station),
+            storage.transfer(),
+            catalog.catalog(),
+            window,
+            latest=config.latest,
+            collection=config.collection,
+            owner=catalog.owner,
+            names=names,
+            rules=storage.rules(),
+            task=family.task,
+            on_planned=lambda n: context.log.info(
+                f"ValCover {config.product_type} [{config.start}, {config.end}]: {n} to stage"
+            ),
         )
-        if planning_errors:
-            raise dg.Failure(
-                f"{len(planning_errors)} products could not be planned: {'; '.join(planning_errors[:5])}"
-            )
-        context.log.info(
-            f"ValCover {config.product_type} [{config.start}, {config.end}]: {len(products)} selected, {len(tasks)} to stage"
-        )
-        report = stage_all(client, storage.transfer(), tasks, client.config.max_parallel_downloads)
-        items = [o.item for o in report.succeeded if o.item]
-        publish(cat, [ManifestEntry(config.collection, item) for item in items])
-        metadata = staging_metadata(report) | {
-            "selected": dg.MetadataValue.int(len(products)),
-            "already_in_catalog": dg.MetadataValue.int(len(present)),
+        items = staged.items
+        metadata = staging_metadata(staged.report) | {
+            "selected": dg.MetadataValue.int(len(staged.selected)),
+            "already_in_catalog": dg.MetadataValue.int(len(staged.already)),
             "items": dg.MetadataValue.json(
                 [{"id": i["id"], "assets": {k: a["href"] for k, a in i["assets"].items()}} for i in items]
             ),
         }
-        fail_if_any(report, "ValCover staging", metadata)
+        fail_if_any(staged.report, "ValCover staging", metadata)
         return dg.Output([i["id"] for i in items], metadata=metadata)
 
     @dg.job(
@@ -234,7 +227,7 @@ def build_product_family(
         description=f"On-demand ValCover/LatestValCover staging of {family.what} (seeds 001, 002).",
     )
     def valcover_staging() -> None:
-        stage_valcover()
+        valcover_op()
 
     staging_job = dg.define_asset_job(family.staging_job, selection=[staged])
     automation = dg.AutomationConditionSensorDefinition(

@@ -181,6 +181,7 @@ def stage_session(
     session_id: str,
     parallel: int,
     on_done: Callable[[StageOutcome], None] | None = None,
+    on_planned: Callable[[int], None] | None = None,
 ) -> SessionReport:
     """Stage what is not yet staged of one session and upsert its item over every staged file."""
     found = client.sessions(F("SessionId").eq(session_id))
@@ -191,6 +192,8 @@ def stage_session(
     session = found[0]
     files = client.files(session_files_filter(session_id))
     plan = plan_session(session, files, owner, names, rules)
+    if on_planned:
+        on_planned(len(plan.tasks))
     report = stage_all(client, transfer, plan.tasks, parallel, on_done)
     staged = {o.task.source.name: o.result.object.href for o in report.succeeded if o.result}
     done = [f for f in files if f.Name in staged]

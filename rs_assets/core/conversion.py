@@ -1,7 +1,7 @@
 """Staged legacy SAFE product -> EOPF Zarr store in S3 -> catalog item with lineage (seed 003).
 
 Two halves. ``run_job`` is the heavy part (fetch the SAFE directory, convert, upload the store): it takes
-and returns plain data so that it runs here or on a Dask worker alike. ``convert_staged`` is the catalog
+and returns plain data so that it runs here or on a Dask worker alike. ``Conversion`` is the catalog
 part around it: choose the converter and output collection, build and publish the item, then remove the
 staged SAFE item. The store's root metadata is uploaded last, so a store is only openable once complete;
 the item is published only after that, and the staged item removed only after the publication.
@@ -10,6 +10,7 @@ the item is published only after that, and the staged item removed only after th
 from __future__ import annotations
 
 import gc
+import hashlib
 import json
 import os
 import tempfile
@@ -24,10 +25,18 @@ from .bucket_rules import BucketRules
 from .catalog import Catalog
 from .converters import ConverterRegistry, ProductInfo, load_converter
 from .errors import RsAssetsError
+from .manifest import ManifestEntry
+from .models import Product
 from .normalization import archive_assets, normalize_item
 from .object_store import ObjectStore, split_href
+from .odata import F
 from .product_types import canonical_eopf_type
+from .publication import publish
+from .quicklook import quicklook_png
+from .staging import StageTask, stage_all
+from .station import StationClient
 from .timeutil import format_stac_datetime, utcnow
+from .transfer import Transfer
 from .zarr_item import converted_item, read_stac_discovery
 
 Item = dict[str, Any]
@@ -70,6 +79,7 @@ class WrittenStore:
     fetch_seconds: float
     convert_seconds: float
     upload_seconds: float
+    quicklook: str | None = None
 
     @property
     def href(self) -> str:
@@ -130,6 +140,9 @@ def run_job(job: ConversionJob, store: ObjectStore) -> WrittenStore:
         converted = time.monotonic()
         key = f"{job.target_prefix.rstrip('/')}/{local.name}"
         files, size = upload_store(store, local, job.target_bucket, key)
+        quicklook = _upload_quicklook(
+            store, local, job.target_bucket, f"{key.removesuffix('.zarr')}_quicklook.png"
+        )
         return WrittenStore(
             name=local.name.removesuffix(".zarr"),
             bucket=job.target_bucket,
@@ -140,7 +153,17 @@ def run_job(job: ConversionJob, store: ObjectStore) -> WrittenStore:
             fetch_seconds=fetched - started,
             convert_seconds=converted - fetched,
             upload_seconds=time.monotonic() - converted,
+            quicklook=f"s3://{job.target_bucket}/{quicklook}" if quicklook else None,
         )
+
+
+def _upload_quicklook(store: ObjectStore, local: Path, bucket: str, key: str) -> str | None:
+    """A preview is a convenience: a store without a measurement to show simply has none."""
+    png = quicklook_png(local)
+    if png is None:
+        return None
+    store.put(bucket, key, png, hashlib.md5(png).hexdigest())
+    return key
 
 
 def run_job_on_worker(job: ConversionJob, endpoint: S3Endpoint) -> WrittenStore:
@@ -296,6 +319,7 @@ class Conversion:
             product_type=eopf_type,
             staged_item=item,
             derived_from=self.catalog.item_url(staging_collection, item["id"]),
+            quicklook=written.quicklook,
         )
         expires = self.rules.place(self.owner, collection, eopf_type).expires(utcnow())
         if expires:
@@ -339,6 +363,18 @@ class Conversion:
                 report.failures.append(f"{item['id']}: {exc}")
                 if on_done:
                     on_done(report.failures[-1])
+        self.convert_planned(planned, report, on_done)
+        report.seconds = time.monotonic() - started
+        return report
+
+    def convert_planned(
+        self,
+        planned: Sequence[Planned],
+        report: ConversionReport | None = None,
+        on_done: Callable[[str | None], None] | None = None,
+    ) -> ConversionReport:
+        report = report if report is not None else ConversionReport()
+        started = time.monotonic()
         for index, written, error in self._run([p.job for p in planned]):
             if written is not None:
                 try:
@@ -351,12 +387,6 @@ class Conversion:
                 on_done(None if error is None else report.failures[-1])
         report.seconds = time.monotonic() - started
         return report
-
-    def convert_staged(self, item: Item, staging_collection: str) -> Converted:
-        report = self.convert_many([(item, staging_collection)])
-        if report.failures:
-            raise RsAssetsError(report.failures[0])
-        return report.converted[0]
 
 
 def requested_item(stac_input: str, timeout: float = 30.0) -> Item:
@@ -391,6 +421,35 @@ def requested_item(stac_input: str, timeout: float = 30.0) -> Item:
             "STAC input is neither an item (Feature with an id) nor a FeatureCollection of one"
         )
     return document
+
+
+def staged_or_stage(
+    catalog: Catalog,
+    requested: Item,
+    collection: str | None,
+    client: StationClient,
+    transfer: Transfer,
+    make_task: Callable[[Product, str | None], StageTask],
+) -> tuple[Item, str]:
+    """The staged item of ``requested``: from the staging collection, else staged now from the station."""
+    item_id = requested["id"]
+    staged = catalog.get_item(collection, item_id) if collection else None
+    if staged is not None and collection is not None:
+        return staged, collection
+    products = client.products(F("Name").eq(item_id))
+    if not products:
+        raise RsAssetsError(
+            f"{item_id} is neither staged in {collection or 'the catalog'} nor on station {client.name!r}"
+        )
+    task = make_task(products[0], collection)
+    report = stage_all(client, transfer, [task], 1)
+    if report.failed:
+        raise RsAssetsError(f"staging {item_id} from {client.name!r} failed: {report.failed[0].error}")
+    publish(catalog, [ManifestEntry(task.collection, o.item) for o in report.succeeded if o.item])
+    staged = catalog.get_item(task.collection, item_id)
+    if staged is None:
+        raise RsAssetsError(f"{item_id} was staged but is not in {task.collection}")
+    return staged, task.collection
 
 
 def _describe(exc: BaseException) -> str:

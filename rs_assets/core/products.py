@@ -7,14 +7,17 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
 from .bucket_rules import BucketRules
+from .catalog import Catalog
 from .errors import RsAssetsError
+from .manifest import ManifestEntry
 from .models import Product
 from .odata import AttributeEquals, Expr, F, Or, all_of
+from .publication import publish
 from .stac_mapping import CollectionNames, aux_item, platform_of_product, prip_item
-from .staging import StageTask, object_key
+from .staging import StageOutcome, StageTask, StagingReport, object_key, stage_all
 from .station import StationClient
 from .timeutil import format_stac_datetime
-from .transfer import Source
+from .transfer import Source, Transfer
 
 
 def day_bounds(day: date) -> tuple[datetime, datetime]:
@@ -189,3 +192,49 @@ def plan(
 def select_valcover(client: StationClient, window: ValCoverWindow, latest: bool) -> list[Product]:
     products = client.products(window.odata())
     return latest_created(products) if latest else products
+
+
+@dataclass
+class ValCoverStaging:
+    selected: list[Product]
+    already: set[str]
+    report: StagingReport
+
+    @property
+    def items(self) -> list[dict]:
+        return [o.item for o in self.report.succeeded if o.item]
+
+
+def stage_valcover(
+    client: StationClient,
+    transfer: Transfer,
+    catalog: Catalog,
+    window: ValCoverWindow,
+    *,
+    latest: bool,
+    collection: str,
+    owner: str,
+    names: CollectionNames,
+    rules: BucketRules,
+    task: TaskFactory,
+    on_planned: Callable[[int], None] | None = None,
+    on_done: Callable[[StageOutcome], None] | None = None,
+) -> ValCoverStaging:
+    """Seeds 001/002 on-demand staging: select by validity, stage what ``collection`` lacks, publish it there.
+
+    A product the rules cannot place fails the whole request before anything is written.
+    """
+    products = select_valcover(client, window, latest)
+    catalog.ensure_collection(collection)
+    present = catalog.existing_ids(collection, [p.Name for p in products])
+    tasks, errors = plan(
+        [p for p in products if p.Name not in present], owner, names, rules, collection, task
+    )
+    if errors:
+        raise RsAssetsError(f"{len(errors)} products could not be planned: {'; '.join(errors[:5])}")
+    if on_planned:
+        on_planned(len(tasks))
+    report = stage_all(client, transfer, tasks, client.config.max_parallel_downloads, on_done)
+    staged = ValCoverStaging(products, present, report)
+    publish(catalog, [ManifestEntry(collection, item) for item in staged.items])
+    return staged

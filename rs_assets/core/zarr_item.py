@@ -99,6 +99,7 @@ def converted_item(
     product_type: str,
     staged_item: Item,
     derived_from: str,
+    quicklook: str | None = None,
 ) -> Item:
     """The item to publish for a store at ``store_href`` (``s3://bucket/.../NAME.zarr``)."""
     source = without_placeholders(copy.deepcopy(discovery))
@@ -120,6 +121,13 @@ def converted_item(
             "roles": ["data", "metadata"],
         }
     }
+    if quicklook:
+        assets["quicklook"] = {
+            "href": quicklook,
+            "title": f"{store_name} quicklook",
+            "type": "image/png",
+            "roles": ["overview", "visual"],
+        }
     for key, asset in source.get("assets", {}).items():
         href = str(asset.get("href", ""))
         if not href.startswith("/"):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 from collections.abc import Iterator
@@ -11,6 +12,7 @@ from typing import Any
 import dagster as dg
 import pytest
 import xarray as xr
+from PIL import Image
 from stac_pydantic import Item as StacItem
 
 from rs_assets.assets.partitions import daily_partitions
@@ -102,6 +104,11 @@ def assert_converted_item(platform: Platform, item: dict, staged_url: str) -> No
     assert "null" not in json.dumps(item["properties"]) and "MISSING" not in json.dumps(item["properties"])
     href = item["assets"]["product"]["href"]
     assert href == f"s3://{platform.data_bucket}/{platform.owner}/{OUTPUT}/{item['id']}.zarr"
+    quicklook = item["assets"]["quicklook"]
+    assert quicklook["type"] == "image/png" and "overview" in quicklook["roles"]
+    png = platform.read(quicklook["href"].split("/", 3)[3])
+    with Image.open(io.BytesIO(png)) as image:
+        assert image.format == "PNG" and max(image.size) == 512
     tree = open_store(platform, href)
     discovery = tree.attrs["stac_discovery"]
     assert discovery["properties"]["sat:absolute_orbit"] == 30148

@@ -63,6 +63,15 @@ class Catalog(ABC):
     def collection_exists(self, collection: str) -> bool: ...
 
     @abstractmethod
+    def collections(self) -> list[str]:
+        """Wire ids of the collections of this owner (all collections when ids are not prefixed)."""
+
+    def _own(self, wire_ids: Iterable[str]) -> list[str]:
+        if not self.naming.prefixed:
+            return sorted(wire_ids)
+        return sorted(w for w in wire_ids if w.startswith(f"{self.naming.owner}{self.naming.separator}"))
+
+    @abstractmethod
     def upsert_items(self, collection: str, items: Sequence[Item]) -> int:
         """Insert or replace ``items``; returns how many were written. Idempotent."""
 

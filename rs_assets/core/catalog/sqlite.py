@@ -62,6 +62,10 @@ class SqliteCatalog(Catalog):
             row = db.execute("SELECT 1 FROM collections WHERE id = ?", (self.wire_id(collection),)).fetchone()
         return row is not None
 
+    def collections(self) -> list[str]:
+        with self._connection() as db:
+            return self._own(row[0] for row in db.execute("SELECT id FROM collections"))
+
     def _require(self, db: sqlite3.Connection, collection: str) -> str:
         wire = self.wire_id(collection)
         if db.execute("SELECT 1 FROM collections WHERE id = ?", (wire,)).fetchone() is None:

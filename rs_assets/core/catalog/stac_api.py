@@ -105,6 +105,18 @@ class StacApiCatalog(Catalog):
             raise self._fail(response, f"get collection {self.wire_id(collection)}")
         return True
 
+    def collections(self) -> list[str]:
+        found: list[str] = []
+        url: str | None = f"{self.url}/collections?limit=1000"
+        while url:
+            response = self._request("GET", url, "list collections")
+            if response.status_code != 200:
+                raise self._fail(response, "list collections")
+            body = response.json()
+            found += [c["id"] for c in body.get("collections", [])]
+            url = next((link["href"] for link in body.get("links", []) if link.get("rel") == "next"), None)
+        return self._own(found)
+
     def ensure_collection(self, collection: str, description: str = "") -> None:
         if self.collection_exists(collection):
             return

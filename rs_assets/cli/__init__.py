@@ -137,6 +137,16 @@ def backfill(asset: str, start: str, end: str, url: str, as_json: bool) -> None:
         click.echo(f"follow it at {launched.url}")
 
 
+def _register_operations() -> None:
+    from rs_assets.cli.operations import COMMANDS
+
+    for command in COMMANDS:
+        main.add_command(command)
+
+
+_register_operations()
+
+
 def _model_for(kind: str) -> type:
     from rs_assets.core.models import Product, Session
 

@@ -1,0 +1,3 @@
+from rs_assets.cli import main
+
+main()

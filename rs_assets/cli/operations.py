@@ -1,0 +1,284 @@
+"""Operator commands: stage a session, ValCover staging, convert a product, browse the catalog.
+
+They run the same core code as the assets, with the same settings (``RS_ASSETS_*``), outside Dagster.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from rs_assets.cli.context import emit, failures_as_exit, progress_bar, resources, stderr, table
+from rs_assets.core.stac_mapping import CollectionNames
+
+
+def _station_kind(stations: Any, name: str) -> str:
+    return stations.stations().station(name).kind
+
+
+@click.command("stage-session")
+@click.argument("station")
+@click.argument("session_id")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def stage_session_command(station: str, session_id: str, as_json: bool) -> None:
+    """Stage one CADIP session by id (what is already staged is skipped) and upsert its item."""
+    from rs_assets.core.cadip import stage_session
+
+    res = resources()
+    with failures_as_exit():
+        client = res["stations"].client(station)
+        catalog = res["catalog"].catalog()
+        with progress_bar(f"{station} {session_id}", quiet=as_json) as (set_total, advance):
+            report = stage_session(
+                client,
+                res["storage"].transfer(),
+                catalog,
+                res["catalog"].owner,
+                CollectionNames(),
+                res["storage"].rules(),
+                session_id,
+                client.config.max_parallel_downloads,
+                on_done=advance,
+                on_planned=set_total,
+            )
+    staging = report.staging
+    payload = {
+        "session": session_id,
+        "station": station,
+        "collection": catalog.wire_id(report.collection),
+        "item": catalog.item_url(report.collection, session_id),
+        "files": len(report.files),
+        "staged": len(staging.staged),
+        "skipped": len(staging.skipped),
+        "failed": [f"{o.task.source.name}: {o.error}" for o in staging.failed],
+        "bytes": staging.transferred_bytes,
+        "mb_per_s": round(staging.mb_per_s, 2),
+        "complete": report.state.complete,
+        "channels": {str(c.channel): c.summary for c in report.state.channels},
+    }
+    channels = table("channel", "blocks", "state")
+    for c in report.state.channels:
+        channels.add_row(str(c.channel), str(len(set(c.blocks))), c.summary)
+    emit(
+        as_json,
+        payload,
+        channels,
+        f"{session_id}: {payload['staged']} staged, {payload['skipped']} already there, "
+        f"{len(payload['failed'])} failed, {staging.transferred_bytes / 1e6:.1f} MB at {payload['mb_per_s']} MB/s; "
+        f"{'complete' if report.state.complete else 'partial'}; item {payload['item']}",
+    )
+    if staging.failed:
+        raise SystemExit(1)
+
+
+@click.command("valcover")
+@click.argument("station")
+@click.option("--type", "product_type", required=True, help="Product type, e.g. AUX_PP2 or IW_GRDH_1S.")
+@click.option("--start", required=True, help="Window start, e.g. 2025-08-07T11:51:12.509Z.")
+@click.option("--end", required=True, help="Window end.")
+@click.option("--collection", required=True, help="Target collection (without owner prefix).")
+@click.option("--latest", is_flag=True, help="LatestValCover: only the most recently created product.")
+@click.option("--dta", type=float, default=0.0, show_default=True, help="Margin before start, seconds.")
+@click.option("--dtb", type=float, default=0.0, show_default=True, help="Margin after end, seconds.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def valcover_command(
+    station: str,
+    product_type: str,
+    start: str,
+    end: str,
+    collection: str,
+    latest: bool,
+    dta: float,
+    dtb: float,
+    as_json: bool,
+) -> None:
+    """Stage the AUX or PRIP products whose validity strictly contains [START, END] (seeds 001, 002)."""
+    from rs_assets.core.products import ValCoverWindow, aux_task, prip_task, stage_valcover
+    from rs_assets.core.timeutil import parse_datetime
+
+    res = resources()
+    with failures_as_exit():
+        kind = _station_kind(res["stations"], station)
+        if kind == "cadip":
+            raise click.ClickException(f"{station} is a CADIP station: ValCover applies to AUXIP and PRIP")
+        begin, finish = parse_datetime(start), parse_datetime(end)
+        if begin is None or finish is None:
+            raise click.ClickException("--start and --end must be datetimes")
+        window = ValCoverWindow(begin, finish, product_type, dta, dtb)
+        catalog = res["catalog"].catalog()
+        with progress_bar(f"ValCover {product_type}", quiet=as_json) as (set_total, advance):
+            staged = stage_valcover(
+                res["stations"].client(station),
+                res["storage"].transfer(),
+                catalog,
+                window,
+                latest=latest,
+                collection=collection,
+                owner=res["catalog"].owner,
+                names=CollectionNames(),
+                rules=res["storage"].rules(),
+                task=aux_task if kind == "auxip" else prip_task,
+                on_planned=set_total,
+                on_done=advance,
+            )
+    items = staged.items
+    payload = {
+        "selected": [p.Name for p in staged.selected],
+        "already_in_catalog": sorted(staged.already),
+        "staged": [{"id": i["id"], "url": catalog.item_url(collection, i["id"])} for i in items],
+        "failed": [f"{o.task.source.name}: {o.error}" for o in staged.report.failed],
+    }
+    rows = table("product", "state")
+    for product in staged.selected:
+        state = "already in catalog" if product.Name in staged.already else "staged"
+        rows.add_row(product.Name, state)
+    for outcome in staged.report.failed:
+        rows.add_row(outcome.task.source.name, f"failed: {outcome.error}")
+    emit(
+        as_json,
+        payload,
+        rows,
+        f"{len(staged.selected)} selected, {len(items)} staged into {catalog.wire_id(collection)}, "
+        f"{len(staged.already)} already there, {len(payload['failed'])} failed",
+    )
+    if staged.report.failed:
+        raise SystemExit(1)
+
+
+@click.command("convert")
+@click.argument("stac_input")
+@click.option("--station", default=None, help="PRIP station to stage from (default: the only one).")
+@click.option("--staging-collection", default=None, help="Collection of the staged SAFE item.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def convert_command(
+    stac_input: str, station: str | None, staging_collection: str | None, as_json: bool
+) -> None:
+    """Convert one product to EOPF Zarr: STAC_INPUT is its item URL, a FeatureCollection (JSON) or its id."""
+    from rs_assets.core.conversion import Conversion, S3Endpoint, requested_item, staged_or_stage
+    from rs_assets.core.products import prip_task
+
+    res = resources()
+    storage, cat_res, conversion = res["storage"], res["catalog"], res["conversion"]
+    with failures_as_exit():
+        if station is None:
+            prips = res["stations"].stations().of_kind("prip")
+            if len(prips) != 1:
+                raise click.ClickException(f"name the PRIP station with --station ({len(prips)} configured)")
+            station = prips[0].name
+        conv = Conversion(
+            store=storage.store(),
+            catalog=cat_res.catalog(),
+            registry=conversion.registry(),
+            rules=storage.rules(),
+            owner=cat_res.owner,
+            outputs=conversion.output_rules(),
+            work_dir=conversion.work_dir,
+            endpoint=S3Endpoint(storage.endpoint_url, storage.region_name),
+        )
+        requested = requested_item(stac_input)
+        with progress_bar(f"convert {requested['id']}", quiet=as_json) as (set_total, advance):
+            set_total(3)
+            staged, collection = staged_or_stage(
+                conv.catalog,
+                requested,
+                staging_collection
+                or str(requested.get("collection") or "").removeprefix(f"{cat_res.owner}:")
+                or None,
+                res["stations"].client(station),
+                storage.transfer(),
+                lambda product, into: prip_task(product, cat_res.owner, CollectionNames(), conv.rules, into),
+            )
+            advance()
+            planned = conv.prepare(staged, collection)
+            advance()
+            report = conv.convert_planned([planned])
+            advance()
+    if report.failures:
+        raise click.ClickException(report.failures[0])
+    done = report.converted[0]
+    payload = {
+        "staged_item": conv.catalog.item_url(collection, done.staged_id),
+        "item": conv.catalog.item_url(done.collection, done.item_id),
+        "id": done.item_id,
+        "collection": conv.catalog.wire_id(done.collection),
+        "store": done.href,
+        "files": done.written.files,
+        "bytes": done.written.bytes,
+        "convert_seconds": round(done.written.convert_seconds, 2),
+        "quicklook": done.item["assets"].get("quicklook", {}).get("href"),
+    }
+    emit(
+        as_json,
+        payload,
+        summary=f"{done.staged_id} -> {payload['collection']}/{done.item_id}\n  store {done.href} "
+        f"({done.written.files} files, {done.written.bytes / 1e6:.1f} MB, converted in "
+        f"{payload['convert_seconds']} s)\n  item  {payload['item']}",
+    )
+
+
+@click.group("catalog")
+def catalog_group() -> None:
+    """List collections and search items in the configured catalog."""
+
+
+@catalog_group.command("collections")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def collections_command(as_json: bool) -> None:
+    """Collections of the configured owner."""
+    with failures_as_exit():
+        catalog = resources()["catalog"].catalog()
+        names = catalog.collections()
+    rows = table("collection")
+    for name in names:
+        rows.add_row(name)
+    emit(as_json, names, rows, f"{len(names)} collections")
+
+
+@catalog_group.command("search")
+@click.argument("collections", nargs=-1, required=True)
+@click.option("--type", "product_type", default=None, help="Only items of this product:type.")
+@click.option("--id", "item_ids", multiple=True, help="Only these item ids (repeatable).")
+@click.option("--limit", type=int, default=100, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the items as a FeatureCollection.")
+def search_command(
+    collections: tuple[str, ...],
+    product_type: str | None,
+    item_ids: tuple[str, ...],
+    limit: int,
+    as_json: bool,
+) -> None:
+    """Items of COLLECTIONS (without owner prefix), newest first."""
+    args: list[dict[str, Any]] = []
+    if product_type:
+        args.append({"op": "=", "args": [{"property": "product:type"}, product_type]})
+    if item_ids:
+        args.append({"op": "in", "args": [{"property": "id"}, list(item_ids)]})
+    cql2 = None if not args else args[0] if len(args) == 1 else {"op": "and", "args": args}
+    with failures_as_exit():
+        catalog = resources()["catalog"].catalog()
+        items = catalog.search(
+            list(collections),
+            filter=cql2,
+            sortby=[{"field": "properties.datetime", "direction": "desc"}],
+            limit=limit,
+        )
+    if as_json:
+        emit(True, {"type": "FeatureCollection", "features": items})
+        return
+    rows = table("id", "collection", "datetime", "product:type", "assets")
+    for item in items:
+        properties = item.get("properties", {})
+        rows.add_row(
+            item["id"],
+            str(item.get("collection", "")),
+            str(properties.get("datetime", "")),
+            str(properties.get("product:type", "")),
+            str(len(item.get("assets", {}))),
+        )
+    emit(False, items, rows, f"{len(items)} items")
+    if not items:
+        stderr.print("no items match")
+
+
+COMMANDS = [stage_session_command, valcover_command, convert_command, catalog_group]

@@ -1,0 +1,144 @@
+"""The operator's CLI against the simulator, SeaweedFS and the STAC API, with the code location's settings."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from rs_assets.cli import main
+from rs_assets.core.catalog import CollectionNaming, StacApiCatalog
+from rs_assets.simulator.config import SimStation
+from rs_assets.simulator.samples import S1_GRDH
+from rs_assets.simulator.server import StationSimulator
+from tests.conftest import SimulatorFactory
+from tests.integration.platform import ACCESS_KEY, SECRET_KEY, Platform, make_platform
+
+
+@pytest.fixture
+def sim(simulator_factory: SimulatorFactory) -> StationSimulator:
+    return simulator_factory(
+        SimStation(name="INS", kind="cadip", sessions=2, retransfers=0, chunk_size=200_000),
+        SimStation(name="ADGS", kind="auxip", products_per_day=30, days=2, product_scale=0.1),
+        SimStation(name="PRIP", kind="prip", products_per_day=0, days=1, samples=["s1-grdh"]),
+    )
+
+
+@pytest.fixture
+def platform(
+    s3_endpoint: str, stac_api_url: str, tmp_path: Path, unique: str, sim: StationSimulator
+) -> Platform:
+    return make_platform(s3_endpoint, stac_api_url, tmp_path, unique, sim)
+
+
+@pytest.fixture
+def cli(platform: Platform, tmp_path: Path):  # type: ignore[no-untyped-def]
+    env = {
+        "RS_ASSETS_MODE": "production",
+        "RS_ASSETS_STATIONS_FILE": str(platform.stations_path),
+        "RS_ASSETS_S3_ENDPOINT": platform.endpoint,
+        "RS_ASSETS_STAGING_BUCKET": platform.system_bucket,
+        "RS_ASSETS_BUCKET_RULES": str(platform.rules_file),
+        "RS_ASSETS_CATALOG_URL": platform.catalog_url or "",
+        "RS_ASSETS_OWNER": platform.owner,
+        "RS_ASSETS_DATA_DIR": str(tmp_path / "data"),
+        "AWS_ACCESS_KEY_ID": ACCESS_KEY,
+        "AWS_SECRET_ACCESS_KEY": SECRET_KEY,
+    }
+
+    def run(*args: str) -> Result:
+        return CliRunner().invoke(main, list(args), env=env, catch_exceptions=False)
+
+    return run
+
+
+def catalog_of(platform: Platform) -> StacApiCatalog:
+    assert platform.catalog_url
+    return StacApiCatalog(platform.catalog_url, CollectionNaming(owner=platform.owner))
+
+
+def test_stage_session_then_search_the_catalog(cli, sim: StationSimulator, platform: Platform) -> None:  # type: ignore[no-untyped-def]
+    sessions, _ = sim.data.stations["INS"].entity_set("Sessions", sim.data.now())
+    session_id = sessions[0]["SessionId"]
+    result = cli("stage-session", "INS", session_id, "--json")
+    assert result.exit_code == 0, result.output
+    staged = json.loads(result.stdout)
+    assert staged["complete"] is True and staged["failed"] == []
+    assert staged["staged"] == staged["files"] > 0
+    keys = platform.listing(f"{platform.owner}/s01-cadip-session/{session_id}/")
+    assert len(keys) == staged["files"]
+
+    again = cli("stage-session", "INS", session_id, "--json")
+    assert json.loads(again.stdout)["skipped"] == staged["files"]
+
+    table = cli("stage-session", "INS", session_id)
+    assert "complete" in table.stdout and "channel" in table.stdout
+
+    found = cli("catalog", "search", "s01-cadip-session", "--json")
+    assert found.exit_code == 0
+    features = json.loads(found.stdout)["features"]
+    assert [f["id"] for f in features] == [session_id]
+    assert len(features[0]["assets"]) == staged["files"]
+    listed = cli("catalog", "collections", "--json")
+    assert f"{platform.owner}:s01-cadip-session" in json.loads(listed.stdout)
+    assert session_id in cli("catalog", "search", "s01-cadip-session").stdout
+
+    missing = cli("stage-session", "INS", "S1A_nope")
+    assert missing.exit_code == 1
+    assert "station 'INS' has no session 'S1A_nope'" in missing.output
+
+
+def test_valcover_staging_of_aux_files(cli, sim: StationSimulator, platform: Platform) -> None:  # type: ignore[no-untyped-def]
+    products, _ = sim.data.stations["ADGS"].entity_set("Products", sim.data.now())
+    target = products[0]
+    product_type = next(a["Value"] for a in target["Attributes"] if a["Name"] == "productType")
+    start, end = target["ContentDate"]["Start"], target["ContentDate"]["End"]
+    inside = (start[:11] + "23:59:00.000Z") if start[:10] != end[:10] else start
+    args = ["valcover", "ADGS", "--type", product_type, "--collection", "cli-valcover"]
+    window = ["--start", inside, "--end", inside] if inside != start else ["--start", start, "--end", start]
+    result = cli(*args, *window, "--json")
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.stdout)
+    staged = [s["id"] for s in payload["staged"]]
+    expected = sorted(
+        p["Name"]
+        for p in products
+        if any(a["Name"] == "productType" and a["Value"] == product_type for a in p["Attributes"])
+        and p["ContentDate"]["Start"] < window[1] < p["ContentDate"]["End"]
+    )
+    assert sorted(staged) == sorted(payload["selected"]) == expected
+    assert catalog_of(platform).existing_ids("cli-valcover", staged) == set(staged)
+    again = json.loads(cli(*args, *window, "--json").stdout)
+    assert again["staged"] == [] and sorted(again["already_in_catalog"]) == expected
+
+    refused = cli("valcover", "INS", "--type", "X", "--collection", "c", "--start", inside, "--end", inside)
+    assert refused.exit_code == 1 and "CADIP station" in refused.output
+
+
+def test_convert_one_product_by_id(cli, sim: StationSimulator, platform: Platform) -> None:  # type: ignore[no-untyped-def]
+    pytest.importorskip("eopf")
+    result = cli("convert", f"{S1_GRDH}.zip", "--json")
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.stdout)
+    assert payload["collection"] == f"{platform.owner}:s01siwgrd"
+    assert payload["store"].startswith(f"s3://{platform.data_bucket}/{platform.owner}/s01siwgrd/")
+    assert payload["quicklook"].endswith("_quicklook.png")
+    catalog = catalog_of(platform)
+    item = catalog.get_item("s01siwgrd", payload["id"])
+    assert item is not None and item["properties"]["product:type"] == "S01SIWGRD"
+    assert catalog.get_item("s1-prip-iw_grdh_1s", f"{S1_GRDH}.zip") is None
+    search = cli("catalog", "search", "s01siwgrd", "--type", "S01SIWGRD", "--json")
+    assert [f["id"] for f in json.loads(search.stdout)["features"]] == [payload["id"]]
+
+    unknown = cli("convert", "S1A_IW_GRDH_1SDV_nope.SAFE.zip")
+    assert unknown.exit_code == 1
+    assert "neither staged" in unknown.output and "'PRIP'" in unknown.output
+
+
+def test_stations_check_reports_each_station(cli) -> None:  # type: ignore[no-untyped-def]
+    result = cli("stations", "check", "--json")
+    assert result.exit_code == 0, result.output
+    rows = {r["name"]: r["status"] for r in json.loads(result.stdout)}
+    assert rows == {"INS": "reachable", "ADGS": "reachable", "PRIP": "reachable"}
