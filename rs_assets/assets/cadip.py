@@ -50,7 +50,7 @@ def session_metadata(report: SessionReport, catalog: CatalogResource) -> dict:
         "earliest_eviction": dg.MetadataValue.text(
             format_stac_datetime(report.earliest_eviction) or "unknown"
         ),
-        "item": dg.MetadataValue.text(f"{catalog.wire_id(report.collection)}/{report.session.SessionId}"),
+        "item": dg.MetadataValue.url(catalog.catalog().item_url(report.collection, report.session.SessionId)),
     }
 
 

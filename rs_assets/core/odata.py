@@ -27,11 +27,16 @@ class CapabilityProfile:
     le: bool = False
     string_functions: bool = True
     geo_intersects: bool = True
+    spellings: tuple[tuple[str, str], ...] = ()
+
+    def spelled(self, path: str) -> str:
+        """The station's own spelling of a property (MPS-like stations say ``SessionID``)."""
+        return dict(self.spellings).get(path, path)
 
 
 PROFILES: dict[str, CapabilityProfile] = {
     "default": CapabilityProfile("default"),
-    "mps": CapabilityProfile("mps", ge=True, le=False),
+    "mps": CapabilityProfile("mps", ge=True, le=False, spellings=(("SessionId", "SessionID"),)),
     "standard": CapabilityProfile("standard", ge=True, le=True),
 }
 
@@ -83,11 +88,12 @@ class Compare(Expr):
     value: Literal_
 
     def render(self, profile: CapabilityProfile) -> str:
+        path = profile.spelled(self.path)
         if self.op == "ge" and not profile.ge:
-            return f"({self.path} gt {literal(self.value)} or {self.path} eq {literal(self.value)})"
+            return f"({path} gt {literal(self.value)} or {path} eq {literal(self.value)})"
         if self.op == "le" and not profile.le:
-            return f"({self.path} lt {literal(self.value)} or {self.path} eq {literal(self.value)})"
-        return f"{self.path} {self.op} {literal(self.value)}"
+            return f"({path} lt {literal(self.value)} or {path} eq {literal(self.value)})"
+        return f"{path} {self.op} {literal(self.value)}"
 
 
 @dataclass(frozen=True)
@@ -98,7 +104,7 @@ class In(Expr):
     def render(self, profile: CapabilityProfile) -> str:
         if not self.values:
             raise QueryError(f"'{self.path} in ()' needs at least one value")
-        return f"{self.path} in ({','.join(literal(v) for v in self.values)})"
+        return f"{profile.spelled(self.path)} in ({','.join(literal(v) for v in self.values)})"
 
 
 @dataclass(frozen=True)
@@ -108,7 +114,7 @@ class StringFunction(Expr):
     value: str
 
     def render(self, profile: CapabilityProfile) -> str:
-        return f"{self.function}({self.path},{literal(self.value)})"
+        return f"{self.function}({profile.spelled(self.path)},{literal(self.value)})"
 
 
 @dataclass(frozen=True)

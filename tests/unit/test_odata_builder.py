@@ -89,3 +89,11 @@ def test_strict_station_rejects_what_the_builder_avoids() -> None:
     for text in ("Size ge 1", "Size le 1", "not(Size eq 1)", "Name in ('a', 'b')"):
         with pytest.raises(FilterRejected):
             compile_filter(text, FIELDS, STRICTNESS["strict"])
+
+
+def test_session_id_is_spelled_the_stations_way() -> None:
+    """MPS-like stations spell the Files property ``SessionID``; asking for ``SessionId`` matches nothing."""
+    files_of = F("SessionId").eq("S2B_1")
+    assert files_of.render(get_profile("mps")) == "SessionID eq 'S2B_1'"
+    assert files_of.render(get_profile("default")) == "SessionId eq 'S2B_1'"
+    assert F("SessionId").in_(["a", "b"]).render(get_profile("mps")) == "SessionID in ('a','b')"
