@@ -32,8 +32,14 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
     if cadips:
         families.append(build_cadip(names, cadips, daily))
         families.append(dg.Definitions(sensors=cadip_sensors(cadips)))
+    # One process per run: every step of our jobs is I/O- or eopf-bound, and on small machines the
+    # multiprocess executor's extra interpreter per step costs more than it parallelises.
     return dg.Definitions.merge(
-        dg.Definitions(assets=[*station_specs(stations)], resources=build_resources(settings)),
+        dg.Definitions(
+            assets=[*station_specs(stations)],
+            resources=build_resources(settings),
+            executor=dg.in_process_executor,
+        ),
         *families,
     )
 
