@@ -8,7 +8,7 @@ nothing outside what the profile allows ever reaches the wire.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Literal
 
@@ -27,16 +27,23 @@ class CapabilityProfile:
     le: bool = False
     string_functions: bool = True
     geo_intersects: bool = True
-    spellings: tuple[tuple[str, str], ...] = ()
+    spellings: tuple[tuple[str, str, str], ...] = ()
+    entity: str | None = None
 
     def spelled(self, path: str) -> str:
-        """The station's own spelling of a property (MPS-like stations say ``SessionID``)."""
-        return dict(self.spellings).get(path, path)
+        """The station's own spelling of a property of the entity queried (MPS says ``SessionID`` on Files)."""
+        for entity, canonical, spelled in self.spellings:
+            if entity == self.entity and canonical == path:
+                return spelled
+        return path
+
+    def for_entity(self, entity: str) -> CapabilityProfile:
+        return replace(self, entity=entity)
 
 
 PROFILES: dict[str, CapabilityProfile] = {
     "default": CapabilityProfile("default"),
-    "mps": CapabilityProfile("mps", ge=True, le=False, spellings=(("SessionId", "SessionID"),)),
+    "mps": CapabilityProfile("mps", ge=True, le=False, spellings=(("Files", "SessionId", "SessionID"),)),
     "standard": CapabilityProfile("standard", ge=True, le=True),
 }
 
@@ -239,7 +246,7 @@ class Query:
     def params(self, profile: CapabilityProfile) -> dict[str, str]:
         params: dict[str, str] = {}
         if self.filter is not None:
-            params["$filter"] = self.filter.render(profile)
+            params["$filter"] = self.filter.render(profile.for_entity(self.entity))
         if self.orderby:
             params["$orderby"] = self.orderby
         if self.expand:

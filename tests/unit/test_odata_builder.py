@@ -92,8 +92,10 @@ def test_strict_station_rejects_what_the_builder_avoids() -> None:
 
 
 def test_session_id_is_spelled_the_stations_way() -> None:
-    """MPS-like stations spell the Files property ``SessionID``; asking for ``SessionId`` matches nothing."""
-    files_of = F("SessionId").eq("S2B_1")
-    assert files_of.render(get_profile("mps")) == "SessionID eq 'S2B_1'"
-    assert files_of.render(get_profile("default")) == "SessionId eq 'S2B_1'"
-    assert F("SessionId").in_(["a", "b"]).render(get_profile("mps")) == "SessionID in ('a','b')"
+    """MPS-like stations spell it ``SessionID`` on Files (and ``SessionId`` on Sessions)."""
+    mps, default = get_profile("mps"), get_profile("default")
+    files_of = Query("Files", F("SessionId").eq("S2B_1"))
+    assert files_of.params(mps)["$filter"] == "SessionID eq 'S2B_1'"
+    assert files_of.params(default)["$filter"] == "SessionId eq 'S2B_1'"
+    assert Query("Sessions", F("SessionId").eq("S2B_1")).params(mps)["$filter"] == "SessionId eq 'S2B_1'"
+    assert Query("Files", F("SessionId").in_(["a", "b"])).params(mps)["$filter"] == "SessionID in ('a','b')"
