@@ -5,6 +5,7 @@ from datetime import date, datetime, timedelta
 import dagster as dg
 
 from rs_assets.assets.reporting import Progress, fail_if_any, staging_metadata
+from rs_assets.assets.stations import station_key
 from rs_assets.core.cadip import (
     SessionReport,
     SessionStatus,
@@ -63,6 +64,7 @@ def build_cadip(
     @dg.asset(
         name="cadip_sessions",
         partitions_def=SESSIONS,
+        deps=[station_key(name) for name in station_names],
         group_name="cadip",
         kinds={"s3", "stac"},
         description="Every file of one downlink session staged to S3, and the session's catalog item.",

@@ -17,9 +17,8 @@ from rs_assets.core.errors import RsAssetsError
 @click.option("-v", "--verbose", is_flag=True, help="Log debug messages.")
 def main(verbose: bool) -> None:
     """rs-assets: Copernicus ground-segment data as Dagster assets."""
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO, format="%(asctime)s %(levelname)s %(message)s"
-    )
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("rs_assets").setLevel(logging.DEBUG if verbose else logging.INFO)
 
 
 @main.command()
@@ -119,22 +118,45 @@ def check_stations(stations_file: Path | None, reach: bool, as_json: bool) -> No
 @click.option("--from", "start", required=True, help="First day, YYYY-MM-DD.")
 @click.option("--to", "end", required=True, help="Last day, YYYY-MM-DD (inclusive).")
 @click.option("--url", default="http://127.0.0.1:3000", show_default=True, help="The running Dagster UI.")
+@click.option("--wait", is_flag=True, help="Follow the backfill with a progress bar until it finishes.")
+@click.option("--poll", type=float, default=2.0, show_default=True, help="Seconds between status checks.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-def backfill(asset: str, start: str, end: str, url: str, as_json: bool) -> None:
+def backfill(asset: str, start: str, end: str, url: str, wait: bool, poll: float, as_json: bool) -> None:
     """Launch a backfill of ASSET's daily partitions (e.g. aux_files) on a running instance."""
-    from rs_assets.core.backfill import days, launch_backfill
+    import time
 
-    try:
+    from rs_assets.cli.context import failures_as_exit, progress_bar
+    from rs_assets.core.backfill import backfill_status, days, launch_backfill
+
+    with failures_as_exit():
         launched = launch_backfill(url, asset, days(start, end))
-    except RsAssetsError as exc:
-        raise click.ClickException(str(exc)) from None
+        if not as_json:
+            click.echo(
+                f"backfill {launched.id}: {asset} over {len(launched.partitions)} days ({start} to {end})"
+            )
+            click.echo(f"follow it at {launched.url}")
+        status = None
+        if wait:
+            with progress_bar(f"backfill {launched.id}", quiet=as_json) as (set_total, advance):
+                done = 0
+                while True:
+                    status = backfill_status(url, launched.id)
+                    set_total(status.targeted or len(launched.partitions))
+                    for _ in range(status.materialized + status.failed - done):
+                        advance()
+                    done = status.materialized + status.failed
+                    if status.finished:
+                        break
+                    time.sleep(poll)
+    payload: dict = {"backfill_id": launched.id, "partitions": launched.partitions, "url": launched.url}
+    if status is not None:
+        payload |= {"status": status.status, "materialized": status.materialized, "failed": status.failed}
     if as_json:
-        click.echo(
-            json.dumps({"backfill_id": launched.id, "partitions": launched.partitions, "url": launched.url})
-        )
-    else:
-        click.echo(f"backfill {launched.id}: {asset} over {len(launched.partitions)} days ({start} to {end})")
-        click.echo(f"follow it at {launched.url}")
+        click.echo(json.dumps(payload))
+    elif status is not None:
+        click.echo(f"{status.status}: {status.materialized} partitions materialized, {status.failed} failed")
+    if status is not None and (status.failed or status.status not in ("COMPLETED", "COMPLETED_SUCCESS")):
+        sys.exit(1)
 
 
 def _register_operations() -> None:

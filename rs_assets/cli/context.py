@@ -32,13 +32,28 @@ def _stdout() -> Console:
     return Console(width=None if sys.stdout.isatty() else 250)
 
 
+# The embedded default's local SeaweedFS keys (scripts/lib.sh, README) and the simulator's identity are not
+# secrets: the CLI works against a running scripts/dev from any shell.
+EMBEDDED_S3_KEYS = {"AWS_ACCESS_KEY_ID": "rsassets", "AWS_SECRET_ACCESS_KEY": "rsassets-local-secret"}
+
+
 def resources() -> dict[str, Any]:
     """The code location's resources, with S3 keys read from the environment now (no Dagster to resolve them)."""
     from rs_assets.resources.from_settings import build_resources
-    from rs_assets.settings import Settings
+    from rs_assets.settings import SIMULATOR_PASSWORD_ENV, SIMULATOR_SECRET_ENV, Settings
+    from rs_assets.simulator.config import Identity
 
     try:
-        return build_resources(Settings.from_env(), secret=os.environ.get)
+        settings = Settings.from_env()
+        embedded = settings.mode != "production"
+        if embedded:
+            identity = Identity()
+            os.environ.setdefault(SIMULATOR_SECRET_ENV, identity.client_secret)
+            os.environ.setdefault(SIMULATOR_PASSWORD_ENV, identity.password)
+        return build_resources(
+            settings,
+            secret=lambda name: os.environ.get(name) or (EMBEDDED_S3_KEYS.get(name) if embedded else None),
+        )
     except (RsAssetsError, ValueError) as exc:
         raise click.ClickException(f"settings: {exc}") from None
 

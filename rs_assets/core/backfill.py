@@ -69,3 +69,52 @@ def launch_backfill(ui_url: str, asset: str, partitions: list[str], title: str |
             f"backfill of {asset} refused ({result['__typename']}): {result.get('message', '')}"
         )
     return Backfill(result["backfillId"], partitions, f"{ui_url}/overview/backfills/{result['backfillId']}")
+
+
+STATUS = """
+query($id: String!) { partitionBackfillOrError(backfillId: $id) {
+  __typename
+  ... on PartitionBackfill { status assetBackfillData { assetBackfillStatuses {
+    ... on AssetPartitionsStatusCounts { numPartitionsTargeted numPartitionsMaterialized numPartitionsFailed }
+  } } }
+  ... on PythonError { message }
+  ... on BackfillNotFoundError { message }
+} }
+"""
+FINISHED = frozenset({"COMPLETED", "COMPLETED_SUCCESS", "COMPLETED_FAILED", "FAILED", "CANCELED"})
+
+
+@dataclass(frozen=True)
+class BackfillStatus:
+    status: str
+    targeted: int
+    materialized: int
+    failed: int
+
+    @property
+    def finished(self) -> bool:
+        return self.status in FINISHED
+
+
+def backfill_status(ui_url: str, backfill_id: str) -> BackfillStatus:
+    """Partitions targeted, materialized and failed, summed over the backfill's assets."""
+    ui_url = ui_url.rstrip("/")
+    try:
+        response = requests.post(
+            f"{ui_url}/graphql", json={"query": STATUS, "variables": {"id": backfill_id}}, timeout=60
+        )
+        body = response.json()
+    except (requests.RequestException, ValueError) as exc:
+        raise RsAssetsError(
+            f"Dagster at {ui_url}: status of backfill {backfill_id}: {type(exc).__name__}"
+        ) from None
+    found = (body.get("data") or {}).get("partitionBackfillOrError") or {}
+    if found.get("__typename") != "PartitionBackfill":
+        raise RsAssetsError(f"Dagster at {ui_url}: backfill {backfill_id}: {found.get('message') or body}")
+    counts = [c for c in (found.get("assetBackfillData") or {}).get("assetBackfillStatuses", []) if c]
+    return BackfillStatus(
+        found["status"],
+        sum(c["numPartitionsTargeted"] for c in counts),
+        sum(c["numPartitionsMaterialized"] for c in counts),
+        sum(c["numPartitionsFailed"] for c in counts),
+    )
