@@ -138,6 +138,9 @@ def build_product_family(
                 "published": dg.MetadataValue.int(report.published_count),
                 "already_published": dg.MetadataValue.int(report.already_count),
                 "collections": dg.MetadataValue.md(table),
+                "items": dg.MetadataValue.json(
+                    [cat.item_url(c, i) for c in sorted(report.published) for i in report.published[c]][:50]
+                ),
                 "catalog": dg.MetadataValue.text(catalog.url or str(catalog.sqlite_path)),
             }
         )
