@@ -85,3 +85,17 @@ def report(name: str, lines: list[str]) -> None:
     print(text, end="")
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / f"{name}.txt").write_text(text)
+
+
+def stations_yaml(path: Path, url: str, *stations: dict) -> Path:
+    """A stations file for simulated stations at ``url`` (secrets from the benchmark's environment)."""
+    oauth = {
+        "token_url": f"{url}/auth/token",
+        "client_id": "rs-assets",
+        "username": "operator",
+        "client_secret_env": "RS_SIMULATOR_CLIENT_SECRET",
+        "password_env": "RS_SIMULATOR_PASSWORD",
+    }
+    entries = [{"base_url": f"{url}/{s['name']}/odata/v1", "oauth2": oauth} | s for s in stations]
+    path.write_text(yaml.safe_dump({"stations": entries}))
+    return path

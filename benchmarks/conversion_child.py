@@ -9,7 +9,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks.common import peak_rss_mib
+from benchmarks.common import peak_rss_mib, stations_yaml
 
 
 def direct(args: argparse.Namespace) -> dict:
@@ -35,7 +35,6 @@ def asset(args: argparse.Namespace) -> dict:
     Staging, publication and unzipping run first in the same process and are not timed.
     """
     import dagster as dg
-    import yaml
 
     from rs_assets.assets.partitions import daily_partitions
     from rs_assets.assets.prip import build_prip
@@ -60,19 +59,7 @@ def asset(args: argparse.Namespace) -> dict:
     for name in (f"conv-data-{tag}", f"conv-sys-{tag}"):
         storage.client().create_bucket(Bucket=name)
     (work / "rules.csv").write_text(f"*,*,*,30,conv-data-{tag}\n")
-    oauth = {
-        "token_url": f"{args.url}/auth/token",
-        "client_id": "rs-assets",
-        "username": "operator",
-        "client_secret_env": "RS_SIMULATOR_CLIENT_SECRET",
-        "password_env": "RS_SIMULATOR_PASSWORD",
-    }
-    stations = {
-        "stations": [
-            {"name": "PRIP", "kind": "prip", "base_url": f"{args.url}/PRIP/odata/v1", "oauth2": oauth}
-        ]
-    }
-    (work / "stations.yaml").write_text(yaml.safe_dump(stations))
+    stations_yaml(work / "stations.yaml", args.url, {"name": "PRIP", "kind": "prip"})
     defs = build_prip("PRIP", daily_partitions("2026-11-01"), CollectionNames())
     assets = {a.key.to_user_string(): a for a in defs.assets or []}  # type: ignore[union-attr]
     resources = {

@@ -13,7 +13,7 @@ import boto3
 import requests
 from boto3.s3.transfer import TransferConfig
 
-from benchmarks.common import peak_rss_mib
+from benchmarks.common import peak_rss_mib, stations_yaml
 from rs_assets.core.auth import OAuth2Credentials
 from rs_assets.core.object_store import ObjectStore
 from rs_assets.core.station import StationClient, StationConfig
@@ -118,7 +118,6 @@ def stage(args: argparse.Namespace) -> dict:
 
 def aux_day(args: argparse.Namespace) -> dict:
     import dagster as dg
-    import yaml
 
     from rs_assets.assets.auxip import build_auxip
     from rs_assets.assets.partitions import daily_partitions
@@ -132,26 +131,11 @@ def aux_day(args: argparse.Namespace) -> dict:
         bucket(args.s3_endpoint, f"aux-sys-{os.getpid()}"),
     )
     (work / "rules.csv").write_text(f"*,*,*,30,{data}\n")
-    oauth = {
-        "token_url": f"{args.url}/auth/token",
-        "client_id": "rs-assets",
-        "username": "operator",
-        "client_secret_env": "RS_SIMULATOR_CLIENT_SECRET",
-        "password_env": "RS_SIMULATOR_PASSWORD",
-    }
-    stations = {
-        "stations": [
-            {
-                "name": "ADGS",
-                "kind": "auxip",
-                "base_url": f"{args.url}/ADGS/odata/v1",
-                "oauth2": oauth,
-                "max_parallel_downloads": args.parallel,
-                "page_size": 1000,
-            }
-        ]
-    }
-    (work / "stations.yaml").write_text(yaml.safe_dump(stations))
+    stations_yaml(
+        work / "stations.yaml",
+        args.url,
+        {"name": "ADGS", "kind": "auxip", "max_parallel_downloads": args.parallel, "page_size": 1000},
+    )
     defs = build_auxip("ADGS", daily_partitions("2026-11-01"), CollectionNames())
     assets = [a for a in defs.assets or [] if a.key.to_user_string() in ("aux_files", "aux_catalog")]  # type: ignore[union-attr]
     catalog_url = os.environ.get("RS_TEST_STAC_API_URL")

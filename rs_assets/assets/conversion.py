@@ -11,7 +11,6 @@ from rs_assets.assets.reporting import Progress
 from rs_assets.core.conversion import (
     Conversion,
     ConversionReport,
-    S3Endpoint,
     requested_item,
     staged_or_stage,
 )
@@ -34,17 +33,7 @@ def _conversion(
     dask: Any, storage: ObjectStorage, catalog: CatalogResource, conversion: ConversionResource
 ) -> Conversion:
     """``dask`` is dagster-dask's resource when a cluster is configured, else None (convert in the run)."""
-    return Conversion(
-        store=storage.store(),
-        catalog=catalog.catalog(),
-        registry=conversion.registry(),
-        rules=storage.rules(),
-        owner=catalog.owner,
-        outputs=conversion.output_rules(),
-        work_dir=conversion.work_dir,
-        client=dask.client if dask is not None else None,
-        endpoint=S3Endpoint(storage.endpoint_url, storage.region_name),
-    )
+    return conversion.conversion(storage, catalog, dask.client if dask is not None else None)
 
 
 def _float(value: float) -> dg.MetadataValue:

@@ -155,7 +155,7 @@ def convert_command(
     stac_input: str, station: str | None, staging_collection: str | None, as_json: bool
 ) -> None:
     """Convert one product to EOPF Zarr: STAC_INPUT is its item URL, a FeatureCollection (JSON) or its id."""
-    from rs_assets.core.conversion import Conversion, S3Endpoint, requested_item, staged_or_stage
+    from rs_assets.core.conversion import requested_item, staged_or_stage
     from rs_assets.core.products import prip_task
 
     res = resources()
@@ -166,16 +166,7 @@ def convert_command(
             if len(prips) != 1:
                 raise click.ClickException(f"name the PRIP station with --station ({len(prips)} configured)")
             station = prips[0].name
-        conv = Conversion(
-            store=storage.store(),
-            catalog=cat_res.catalog(),
-            registry=conversion.registry(),
-            rules=storage.rules(),
-            owner=cat_res.owner,
-            outputs=conversion.output_rules(),
-            work_dir=conversion.work_dir,
-            endpoint=S3Endpoint(storage.endpoint_url, storage.region_name),
-        )
+        conv = conversion.conversion(storage, cat_res)
         requested = requested_item(stac_input)
         with progress_bar(f"convert {requested['id']}", quiet=as_json) as (set_total, advance):
             set_total(3)

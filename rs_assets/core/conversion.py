@@ -87,7 +87,8 @@ class WrittenStore:
 
 
 def _fetch_prefix(store: ObjectStore, bucket: str, prefix: str, target: Path) -> int:
-    objects = [o for o in store.list(bucket, prefix) if not o.key.endswith("/")]
+    """Every object under ``prefix`` into ``target``, each checked against its listed size."""
+    objects = {o.key: o for o in store.list(bucket, prefix) if not o.key.endswith("/")}
     if not objects:
         raise RsAssetsError(f"no objects under s3://{bucket}/{prefix}: the staged product is missing")
 
@@ -99,10 +100,14 @@ def _fetch_prefix(store: ObjectStore, bucket: str, prefix: str, target: Path) ->
         local.parent.mkdir(parents=True, exist_ok=True)
         with local.open("wb") as handle:
             store.download_to(bucket, info.key, handle)
+        if local.stat().st_size != info.size:
+            raise RsAssetsError(
+                f"s3://{bucket}/{info.key}: fetched {local.stat().st_size} bytes, the listing says {info.size}"
+            )
         return info.size
 
     with ThreadPoolExecutor(PARALLEL_IO) as pool:
-        return sum(pool.map(fetch, objects))
+        return sum(pool.map(fetch, objects.values()))
 
 
 def upload_store(store: ObjectStore, local: Path, bucket: str, key: str) -> tuple[int, int]:
@@ -139,10 +144,10 @@ def run_job(job: ConversionJob, store: ObjectStore) -> WrittenStore:
             gc.unfreeze()
         converted = time.monotonic()
         key = f"{job.target_prefix.rstrip('/')}/{local.name}"
-        files, size = upload_store(store, local, job.target_bucket, key)
-        quicklook = _upload_quicklook(
-            store, local, job.target_bucket, f"{key.removesuffix('.zarr')}_quicklook.png"
-        )
+        with ThreadPoolExecutor(1) as preview:
+            png = preview.submit(quicklook_png, local)
+            files, size = upload_store(store, local, job.target_bucket, key)
+            quicklook = _upload_quicklook(store, png.result(), job.target_bucket, key)
         return WrittenStore(
             name=local.name.removesuffix(".zarr"),
             bucket=job.target_bucket,
@@ -157,11 +162,11 @@ def run_job(job: ConversionJob, store: ObjectStore) -> WrittenStore:
         )
 
 
-def _upload_quicklook(store: ObjectStore, local: Path, bucket: str, key: str) -> str | None:
+def _upload_quicklook(store: ObjectStore, png: bytes | None, bucket: str, store_key: str) -> str | None:
     """A preview is a convenience: a store without a measurement to show simply has none."""
-    png = quicklook_png(local)
     if png is None:
         return None
+    key = f"{store_key.removesuffix('.zarr')}_quicklook.png"
     store.put(bucket, key, png, hashlib.md5(png).hexdigest())
     return key
 

@@ -1,8 +1,12 @@
+from typing import Any
+
 import dagster as dg
 from pydantic import Field
 
-from rs_assets.core.conversion import OutputRule
+from rs_assets.core.conversion import Conversion, OutputRule, S3Endpoint
 from rs_assets.core.converters import ConverterRegistry, default_registry, for_types
+from rs_assets.resources.catalog import CatalogResource
+from rs_assets.resources.storage import ObjectStorage
 
 
 class ConversionResource(dg.ConfigurableResource):
@@ -26,3 +30,19 @@ class ConversionResource(dg.ConfigurableResource):
         return [
             OutputRule(product_type, collection or None) for product_type, collection in self.outputs.items()
         ]
+
+    def conversion(
+        self, storage: ObjectStorage, catalog: CatalogResource, dask_client: Any = None
+    ) -> Conversion:
+        """Everything a conversion needs; with a Dask client, its jobs run on that cluster."""
+        return Conversion(
+            store=storage.store(),
+            catalog=catalog.catalog(),
+            registry=self.registry(),
+            rules=storage.rules(),
+            owner=catalog.owner,
+            outputs=self.output_rules(),
+            work_dir=self.work_dir,
+            client=dask_client,
+            endpoint=S3Endpoint(storage.endpoint_url, storage.region_name),
+        )
