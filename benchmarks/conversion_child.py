@@ -94,6 +94,7 @@ def asset(args: argparse.Namespace) -> dict:
         "upload": meta["upload_seconds"].value,
         "files": meta["files_written"].value,
         "import": import_seconds,
+        "retries": meta["converter_retries"].value,
     }
 
 

@@ -13,6 +13,7 @@ import gc
 import hashlib
 import json
 import os
+import shutil
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -23,7 +24,7 @@ from typing import Any
 
 from .bucket_rules import BucketRules
 from .catalog import Catalog
-from .converters import ConverterRegistry, ProductInfo, load_converter
+from .converters import ConversionFailed, ConverterFunction, ConverterRegistry, ProductInfo, load_converter
 from .errors import RsAssetsError
 from .manifest import ManifestEntry
 from .models import Product
@@ -80,6 +81,7 @@ class WrittenStore:
     convert_seconds: float
     upload_seconds: float
     quicklook: str | None = None
+    retries: int = 0
 
     @property
     def href(self) -> str:
@@ -139,7 +141,7 @@ def run_job(job: ConversionJob, store: ObjectStore) -> WrittenStore:
         # The converter allocates millions of objects: keep the collector off the host process's own.
         gc.freeze()
         try:
-            local = converter(source, Path(tmp) / "out")
+            local, retries = _convert(converter, source, Path(tmp) / "out")
         finally:
             gc.unfreeze()
         converted = time.monotonic()
@@ -159,7 +161,18 @@ def run_job(job: ConversionJob, store: ObjectStore) -> WrittenStore:
             convert_seconds=converted - fetched,
             upload_seconds=time.monotonic() - converted,
             quicklook=f"s3://{job.target_bucket}/{quicklook}" if quicklook else None,
+            retries=retries,
         )
+
+
+def _convert(converter: ConverterFunction, source: Path, out: Path) -> tuple[Path, int]:
+    """One more attempt after a failure: eopf 3.0.0 now and then fails on a product it reads fine the next time
+    (its raster comes out with an extra dimension). A product it cannot read fails twice, with the second reason."""
+    try:
+        return converter(source, out), 0
+    except ConversionFailed:
+        shutil.rmtree(out, ignore_errors=True)
+        return converter(source, out), 1
 
 
 def _upload_quicklook(store: ObjectStore, png: bytes | None, bucket: str, store_key: str) -> str | None:
