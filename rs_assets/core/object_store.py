@@ -11,6 +11,7 @@ from typing import Any, BinaryIO
 from boto3.exceptions import S3UploadFailedError
 from botocore.exceptions import ClientError
 
+from .direct_put import DirectPut
 from .errors import RsAssetsError
 
 MD5_META = "rs-md5"
@@ -40,8 +41,11 @@ def split_href(href: str) -> tuple[str, str]:
 
 
 class ObjectStore:
-    def __init__(self, client: Any):
+    """``direct``, when given, carries small PUTs (see ``direct_put``); everything else goes through boto3."""
+
+    def __init__(self, client: Any, direct: DirectPut | None = None):
         self.client = client
+        self.direct = direct
 
     def _fail(self, operation: str, bucket: str, key: str, exc: ClientError) -> StorageError:
         code = exc.response.get("Error", {}).get("Code", "?")
@@ -65,6 +69,9 @@ class ObjectStore:
         md5_hex: str,
         metadata: dict[str, str] | None = None,
     ) -> None:
+        if self.direct is not None:
+            self.direct.put(bucket, key, bytes(data), md5_hex, {**(metadata or {}), MD5_META: md5_hex})
+            return
         try:
             self.client.put_object(
                 Bucket=bucket,

@@ -3,11 +3,13 @@ from typing import Any
 
 import boto3
 from botocore.config import Config
+from botocore.credentials import Credentials
 from dagster_aws.s3 import S3Resource
 from pydantic import PrivateAttr
 
 import rs_assets
 from rs_assets.core.bucket_rules import BucketRules
+from rs_assets.core.direct_put import DirectPut
 from rs_assets.core.object_store import ObjectStore
 from rs_assets.core.transfer import MiB, Transfer, TransferSettings
 
@@ -28,6 +30,7 @@ class ObjectStorage(S3Resource):
     upload_concurrency: int = 4
 
     _client: Any = PrivateAttr(default=None)
+    _direct: Any = PrivateAttr(default=None)
 
     def client(self) -> Any:
         """One client per run, with a connection pool sized for parallel downloads times part uploads."""
@@ -55,7 +58,22 @@ class ObjectStorage(S3Resource):
         return self._client
 
     def store(self) -> ObjectStore:
-        return ObjectStore(self.client())
+        return ObjectStore(self.client(), self._direct_put())
+
+    def _direct_put(self) -> DirectPut | None:
+        """Small PUTs bypass boto3's pipeline where the endpoint is a URL (SeaweedFS, MinIO, ...)."""
+        if not self.endpoint_url:
+            return None
+        if self._direct is None:
+            credentials = (
+                Credentials(self.aws_access_key_id, self.aws_secret_access_key, self.aws_session_token)
+                if self.aws_access_key_id and self.aws_secret_access_key
+                else boto3.session.Session(profile_name=self.profile_name).get_credentials()
+            )
+            if credentials is None:
+                return None
+            self._direct = DirectPut(self.endpoint_url, self.region_name or "us-east-1", credentials)
+        return self._direct
 
     def rules(self) -> BucketRules:
         return BucketRules.load(self.bucket_rules_file)

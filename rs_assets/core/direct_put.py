@@ -1,0 +1,70 @@
+"""Small-object PUTs over a urllib3 pool, signed with SigV4 by botocore.
+
+boto3's request pipeline (events, handlers, parsers) costs about three times the CPU of the request itself:
+1.4 ms against 0.5 ms per 8 KB PUT, measured on the benchmark machine. For thousands of small AUX files on two
+shared cores that is the difference that counts. Integrity is the same: the body's MD5 travels as
+``Content-MD5``, which the server checks; the payload is declared ``UNSIGNED-PAYLOAD`` as boto3 does over TLS.
+Only for S3 endpoints given as URLs (path-style addressing).
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+import time
+from collections.abc import Mapping
+from urllib.parse import quote
+
+import urllib3
+from botocore.auth import S3SigV4Auth
+from botocore.awsrequest import AWSRequest
+
+from .errors import RsAssetsError
+from .retry import RetryPolicy, is_retriable_status
+
+_CODE = re.compile(rb"<Code>([^<]+)</Code>")
+
+
+class DirectPutError(RsAssetsError):
+    """The S3 endpoint refused or kept failing a PUT; names the bucket and key."""
+
+
+class DirectPut:
+    def __init__(
+        self,
+        endpoint_url: str,
+        region: str,
+        credentials: object,
+        pool_size: int = 64,
+        retry: RetryPolicy | None = None,
+    ):
+        self.endpoint = endpoint_url.rstrip("/")
+        self.signer = S3SigV4Auth(credentials, "s3", region)
+        self.pool = urllib3.PoolManager(maxsize=pool_size, retries=False, timeout=urllib3.Timeout(30, 120))
+        self.retry = retry or RetryPolicy(attempts=5, backoff=0.2, max_backoff=5.0)
+
+    def put(self, bucket: str, key: str, data: bytes, md5_hex: str, metadata: Mapping[str, str]) -> None:
+        url = f"{self.endpoint}/{bucket}/{quote(key, safe='/~')}"
+        headers = {
+            "Content-MD5": base64.b64encode(bytes.fromhex(md5_hex)).decode(),
+            "Content-Length": str(len(data)),
+            "x-amz-content-sha256": "UNSIGNED-PAYLOAD",
+            **{f"x-amz-meta-{name}": value for name, value in metadata.items()},
+        }
+        for attempt in range(1, self.retry.attempts + 1):
+            request = AWSRequest(method="PUT", url=url, data=data, headers=headers)
+            self.signer.add_auth(request)
+            try:
+                response = self.pool.request("PUT", url, body=data, headers=dict(request.headers.items()))
+            except urllib3.exceptions.HTTPError as exc:
+                if attempt == self.retry.attempts:
+                    raise DirectPutError(f"s3 put s3://{bucket}/{key} failed: {type(exc).__name__}") from None
+                time.sleep(self.retry.delay(attempt))
+                continue
+            if response.status in (200, 201, 204):
+                return
+            if not is_retriable_status(response.status) or attempt == self.retry.attempts:
+                code = _CODE.search(response.data or b"")
+                reason = code[1].decode() if code else f"HTTP {response.status}"
+                raise DirectPutError(f"s3 put s3://{bucket}/{key} failed: {reason}")
+            time.sleep(self.retry.delay(attempt, response.headers.get("Retry-After")))

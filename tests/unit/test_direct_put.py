@@ -1,0 +1,68 @@
+"""Small PUTs signed by botocore over urllib3: retried when S3 says so, refused with the bucket and key named."""
+
+import hashlib
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import ClassVar
+
+import pytest
+from botocore.credentials import Credentials
+
+from rs_assets.core.direct_put import DirectPut, DirectPutError
+from rs_assets.core.retry import RetryPolicy
+
+
+class Recorder(BaseHTTPRequestHandler):
+    replies: ClassVar[list[tuple[int, bytes]]] = []
+    seen: ClassVar[list[dict]] = []
+
+    def do_PUT(self) -> None:
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        Recorder.seen.append({"path": self.path, "headers": dict(self.headers), "body": body})
+        status, payload = Recorder.replies.pop(0) if Recorder.replies else (200, b"")
+        self.send_response(status)
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def endpoint() -> Iterator[str]:
+    Recorder.replies, Recorder.seen = [], []
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Recorder)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+def put(endpoint: str, key: str = "o/c/item/file name.txt") -> None:
+    data = b"x" * 1000
+    DirectPut(endpoint, "us-east-1", Credentials("AKID", "SECRET"), retry=RetryPolicy(3, 0.01, 0.02)).put(
+        "bucket", key, data, hashlib.md5(data).hexdigest(), {"rs-md5": hashlib.md5(data).hexdigest()}
+    )
+
+
+def test_signed_with_md5_and_metadata_and_retried_on_503(endpoint: str) -> None:
+    Recorder.replies = [(503, b"<Error><Code>SlowDown</Code></Error>")]
+    put(endpoint)
+    assert len(Recorder.seen) == 2
+    request = Recorder.seen[-1]
+    assert request["path"] == "/bucket/o/c/item/file%20name.txt"
+    assert request["headers"]["Authorization"].startswith("AWS4-HMAC-SHA256 Credential=AKID/")
+    assert "SECRET" not in str(request["headers"])
+    assert request["headers"]["Content-MD5"] and request["headers"]["x-amz-meta-rs-md5"]
+    assert request["body"] == b"x" * 1000
+
+
+def test_refusals_name_bucket_key_and_s3_code(endpoint: str) -> None:
+    Recorder.replies = [(400, b"<Error><Code>BadDigest</Code></Error>")]
+    with pytest.raises(DirectPutError, match=r"s3://bucket/k/1 failed: BadDigest"):
+        put(endpoint, "k/1")
+    assert len(Recorder.seen) == 1, "a 400 is not retried"
+    Recorder.replies = [(500, b"")] * 3
+    with pytest.raises(DirectPutError, match=r"s3://bucket/k/2 failed: HTTP 500"):
+        put(endpoint, "k/2")
