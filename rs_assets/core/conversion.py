@@ -14,6 +14,8 @@ import hashlib
 import json
 import os
 import shutil
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -24,7 +26,7 @@ from typing import Any
 
 from .bucket_rules import BucketRules
 from .catalog import Catalog
-from .converters import ConversionFailed, ConverterFunction, ConverterRegistry, ProductInfo, load_converter
+from .converters import ConversionFailed, ConverterRegistry, ProductInfo, load_converter
 from .errors import RsAssetsError
 from .manifest import ManifestEntry
 from .models import Product
@@ -132,7 +134,7 @@ def upload_store(store: ObjectStore, local: Path, bucket: str, key: str) -> tupl
 
 def run_job(job: ConversionJob, store: ObjectStore) -> WrittenStore:
     """Fetch, convert, upload. Needs local disk for the source and the store while it runs."""
-    converter = load_converter(job.converter)
+    load_converter(job.converter)  # fail before fetching when the converter is not installed
     with tempfile.TemporaryDirectory(dir=job.work_dir, prefix="rs-convert-") as tmp:
         source = Path(tmp) / "in" / job.product
         started = time.monotonic()
@@ -141,7 +143,7 @@ def run_job(job: ConversionJob, store: ObjectStore) -> WrittenStore:
         # The converter allocates millions of objects: keep the collector off the host process's own.
         gc.freeze()
         try:
-            local, retries = _convert(converter, source, Path(tmp) / "out")
+            local, retries = _convert(job.converter, source, Path(tmp) / "out")
         finally:
             gc.unfreeze()
         converted = time.monotonic()
@@ -165,14 +167,25 @@ def run_job(job: ConversionJob, store: ObjectStore) -> WrittenStore:
         )
 
 
-def _convert(converter: ConverterFunction, source: Path, out: Path) -> tuple[Path, int]:
-    """One more attempt after a failure: eopf 3.0.0 now and then fails on a product it reads fine the next time
-    (its raster comes out with an extra dimension). A product it cannot read fails twice, with the second reason."""
+def _convert(converter: str, source: Path, out: Path) -> tuple[Path, int]:
+    """In this process first; after a failure, once more in a fresh interpreter. eopf 3.0.0 now and then fails
+    on a product inside a long-lived process (its raster comes out with an extra dimension) that it converts
+    fine on its own. A product it cannot read fails twice, with the second reason."""
     try:
-        return converter(source, out), 0
+        return load_converter(converter)(source, out), 0
     except ConversionFailed:
         shutil.rmtree(out, ignore_errors=True)
-        return converter(source, out), 1
+    done = subprocess.run(
+        [sys.executable, "-m", "rs_assets.core.convert_worker", converter, str(source), str(out)],
+        capture_output=True,
+        text=True,
+    )
+    said = dict(
+        line.split(" ", 1) for line in done.stdout.splitlines() if line.startswith(("STORE ", "ERROR "))
+    )
+    if done.returncode != 0 or "STORE" not in said:
+        raise ConversionFailed(said.get("ERROR") or f"converter process exited with {done.returncode}")
+    return Path(said["STORE"]), 1
 
 
 def _upload_quicklook(store: ObjectStore, png: bytes | None, bucket: str, store_key: str) -> str | None:
