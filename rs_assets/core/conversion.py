@@ -26,6 +26,7 @@ from typing import Any
 
 from .bucket_rules import BucketRules
 from .catalog import Catalog
+from .convert_worker import ERROR, STORE
 from .converters import ConversionFailed, ConverterRegistry, ProductInfo, load_converter
 from .errors import RsAssetsError
 from .manifest import ManifestEntry
@@ -181,11 +182,11 @@ def _convert(converter: str, source: Path, out: Path) -> tuple[Path, int]:
         text=True,
     )
     said = dict(
-        line.split(" ", 1) for line in done.stdout.splitlines() if line.startswith(("STORE ", "ERROR "))
+        line.split(" ", 1) for line in done.stdout.splitlines() if line.startswith((f"{STORE} ", f"{ERROR} "))
     )
-    if done.returncode != 0 or "STORE" not in said:
-        raise ConversionFailed(said.get("ERROR") or f"converter process exited with {done.returncode}")
-    return Path(said["STORE"]), 1
+    if done.returncode != 0 or STORE not in said:
+        raise ConversionFailed(said.get(ERROR) or f"converter process exited with {done.returncode}")
+    return Path(said[STORE]), 1
 
 
 def _upload_quicklook(store: ObjectStore, png: bytes | None, bucket: str, store_key: str) -> str | None:
