@@ -4,7 +4,7 @@ from datetime import date, datetime, timedelta
 
 import dagster as dg
 
-from rs_assets.assets.reporting import Progress, fail_if_any, staging_metadata
+from rs_assets.assets.reporting import Progress, fail_if_any, failure_list, staging_metadata
 from rs_assets.assets.stations import station_key
 from rs_assets.core.cadip import (
     SessionReport,
@@ -145,7 +145,7 @@ def build_cadip(
         metadata = {
             "sessions": dg.MetadataValue.int(len(session_ids)),
             "complete": dg.MetadataValue.int(complete),
-            "failures": dg.MetadataValue.md("\n".join(f"- {f}" for f in failures) or "none"),
+            "failures": failure_list(failures),
         }
         if failures:
             raise dg.Failure(

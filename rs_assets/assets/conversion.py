@@ -7,7 +7,7 @@ from pydantic import Field
 
 from rs_assets.assets.automation import after_upstream
 from rs_assets.assets.products import ProductFamily
-from rs_assets.assets.reporting import Progress
+from rs_assets.assets.reporting import Progress, failure_list
 from rs_assets.core.conversion import (
     Conversion,
     ConversionReport,
@@ -56,7 +56,7 @@ def conversion_metadata(report: ConversionReport, catalog: Any) -> dict[str, Any
         "MB/s (source)": _float(report.source_bytes / 1e6 / report.seconds if report.seconds else 0.0),
         "products": dg.MetadataValue.md(report.markdown()),
         "items": dg.MetadataValue.json([catalog.item_url(c.collection, c.item_id) for c in converted]),
-        "failures": dg.MetadataValue.md("\n".join(f"- {f}" for f in report.failures) or "none"),
+        "failures": failure_list(report.failures),
     }
 
 

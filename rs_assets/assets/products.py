@@ -11,7 +11,7 @@ from pydantic import Field
 
 from rs_assets.assets.automation import after_upstream
 from rs_assets.assets.partitions import partition_day
-from rs_assets.assets.reporting import Progress, fail_if_any, staging_metadata
+from rs_assets.assets.reporting import Progress, fail_if_any, failure_list, staging_metadata
 from rs_assets.assets.stations import station_key
 from rs_assets.core.manifest import Ledger, manifest_key, read_manifest
 from rs_assets.core.normalization import archive_assets, normalize_staged
@@ -175,7 +175,7 @@ def build_product_family(
             "nested_archives": dg.MetadataValue.int(report.nested),
             "bytes": dg.MetadataValue.int(report.bytes),
             "leftover_archives_removed": dg.MetadataValue.int(report.leftovers_removed),
-            "failures": dg.MetadataValue.md("\n".join(f"- {f}" for f in failures) or "none"),
+            "failures": failure_list(failures),
         }
         if failures:
             raise dg.Failure(

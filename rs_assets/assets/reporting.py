@@ -7,6 +7,11 @@ import dagster as dg
 from rs_assets.core.staging import StagingReport
 
 
+def failure_list(failures: list[str]) -> dg.MetadataValue:
+    """What failed, one line each, as every family reports it."""
+    return dg.MetadataValue.md("\n".join(f"- {f}" for f in failures) or "none")
+
+
 def staging_metadata(report: StagingReport) -> dict[str, Any]:
     failures = [f"{o.task.source.name}: {o.error}" for o in report.failed]
     return {
@@ -17,7 +22,7 @@ def staging_metadata(report: StagingReport) -> dict[str, Any]:
         "bytes": dg.MetadataValue.int(report.transferred_bytes),
         "MB/s": dg.MetadataValue.float(round(report.mb_per_s, 2)),
         "seconds": dg.MetadataValue.float(round(report.seconds, 2)),
-        "failures": dg.MetadataValue.md("\n".join(f"- {f}" for f in failures) or "none"),
+        "failures": failure_list(failures),
         "files": dg.MetadataValue.md(report.markdown()),
     }
 
