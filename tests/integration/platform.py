@@ -142,3 +142,12 @@ def make_platform(
 
 def instance() -> dg.DagsterInstance:
     return dg.DagsterInstance.ephemeral()
+
+
+def metadata(result: dg.ExecuteInProcessResult, asset: str) -> dict:
+    """The metadata of ``asset``'s last materialization in ``result``; failing steps named when there is none."""
+    events = [e for e in result.get_asset_materialization_events() if e.asset_key.to_user_string() == asset]
+    assert events, (
+        f"{asset} was not materialized: {[e.event_type_value for e in result.all_events if e.is_failure]}"
+    )
+    return {k: v.value for k, v in events[-1].materialization.metadata.items()}

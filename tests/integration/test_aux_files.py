@@ -19,7 +19,7 @@ from rs_assets.simulator.config import Faults, SimStation
 from rs_assets.simulator.content import archive_members, nested_member, nested_members
 from rs_assets.simulator.server import StationSimulator
 from tests.conftest import HISTORY_END, SimulatorFactory
-from tests.integration.platform import Platform, make_platform
+from tests.integration.platform import Platform, make_platform, metadata
 
 DAY = (HISTORY_END - timedelta(days=1)).date()
 AUX = build_auxip("ADGS", daily_partitions("2026-11-01"), CollectionNames())
@@ -36,14 +36,6 @@ def materialize(
         run_config={"ops": {"aux_files": {"config": config}}} if config else None,
         raise_on_error=False,
     )
-
-
-def metadata(result: dg.ExecuteInProcessResult, asset: str) -> dict:
-    events = [e for e in result.get_asset_materialization_events() if e.asset_key.to_user_string() == asset]
-    assert events, (
-        f"{asset} was not materialized: {[e.event_type_value for e in result.all_events if e.is_failure]}"
-    )
-    return {k: v.value for k, v in events[-1].materialization.metadata.items()}
 
 
 def day_products(sim: StationSimulator) -> list[dict]:

@@ -18,8 +18,8 @@ from rs_assets.core.catalog import CollectionNaming, StacApiCatalog
 from rs_assets.core.object_store import split_href
 from rs_assets.simulator.config import Faults, SimStation
 from tests.conftest import SimulatorFactory
-from tests.integration.platform import make_platform
-from tests.integration.test_aux_files import DAY, day_products, materialize, metadata
+from tests.integration.platform import make_platform, metadata
+from tests.integration.test_aux_files import DAY, day_products, materialize
 
 ROOT = Path(__file__).resolve().parents[2]
 

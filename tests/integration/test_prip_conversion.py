@@ -23,7 +23,7 @@ from rs_assets.simulator.config import SimStation
 from rs_assets.simulator.samples import S1_GRDH
 from rs_assets.simulator.server import StationSimulator
 from tests.conftest import HISTORY_END, SimulatorFactory
-from tests.integration.platform import ACCESS_KEY, SECRET_KEY, Platform, make_platform
+from tests.integration.platform import ACCESS_KEY, SECRET_KEY, Platform, make_platform, metadata
 
 pytest.importorskip("eopf", reason="the eopf extra is installed by scripts/test")
 
@@ -63,12 +63,6 @@ def run(platform: Platform, *names: str, **resources: object) -> dg.ExecuteInPro
         resources=platform.resources(**resources),  # type: ignore[arg-type]
         raise_on_error=False,
     )
-
-
-def metadata(result: dg.ExecuteInProcessResult, asset: str) -> dict:
-    events = [e for e in result.get_asset_materialization_events() if e.asset_key.to_user_string() == asset]
-    assert events, f"{asset} was not materialized"
-    return {k: v.value for k, v in events[-1].materialization.metadata.items()}
 
 
 def failure_of(result: dg.ExecuteInProcessResult, step: str) -> str:
