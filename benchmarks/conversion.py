@@ -87,7 +87,6 @@ def main() -> None:
             f"{k} {median_run[k]:.2f} s" for k in ("fetch", "convert", "upload", "asset_seconds", "import")
         )
         + f", {median_run['files']} store files",
-        f"  converter retries over the runs: {sum(o['retries'] for o in ours)}",
         f"  runs (s): direct {[round(d['seconds'], 1) for d in directs]}, ours {[round(o['seconds'], 1) for o in ours]}",
     ]
     report("conversion", lines)

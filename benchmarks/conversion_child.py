@@ -66,7 +66,7 @@ def asset(args: argparse.Namespace) -> dict:
         "stations": StationsResource(stations_file=str(work / "stations.yaml")),
         "storage": storage,
         "catalog": CatalogResource(backend="sqlite", sqlite_path=str(work / "catalog.sqlite")),
-        "conversion": ConversionResource(work_dir=args.workdir),
+        "conversion": ConversionResource(),
         "dask": dask_for(None),
     }
     day = args.day
@@ -94,7 +94,6 @@ def asset(args: argparse.Namespace) -> dict:
         "upload": meta["upload_seconds"].value,
         "files": meta["files_written"].value,
         "import": import_seconds,
-        "retries": meta["converter_retries"].value,
     }
 
 

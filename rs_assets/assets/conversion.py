@@ -48,7 +48,6 @@ def conversion_metadata(report: ConversionReport, catalog: Any) -> dict[str, Any
         "bytes_written": dg.MetadataValue.int(report.bytes),
         "source_bytes": dg.MetadataValue.int(report.source_bytes),
         "files_written": dg.MetadataValue.int(sum(c.written.files for c in converted)),
-        "converter_retries": dg.MetadataValue.int(sum(c.written.retries for c in converted)),
         "seconds": _float(report.seconds),
         "fetch_seconds": _float(sum(c.written.fetch_seconds for c in converted)),
         "convert_seconds": _float(sum(c.written.convert_seconds for c in converted)),

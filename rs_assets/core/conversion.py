@@ -13,9 +13,8 @@ import gc
 import hashlib
 import json
 import os
+import secrets
 import shutil
-import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -26,8 +25,7 @@ from typing import Any
 
 from .bucket_rules import BucketRules
 from .catalog import Catalog
-from .convert_worker import ERROR, STORE
-from .converters import ConversionFailed, ConverterRegistry, ProductInfo, load_converter
+from .converters import ConverterRegistry, ProductInfo, load_converter
 from .errors import RsAssetsError
 from .manifest import ManifestEntry
 from .models import Product
@@ -84,7 +82,6 @@ class WrittenStore:
     convert_seconds: float
     upload_seconds: float
     quicklook: str | None = None
-    retries: int = 0
 
     @property
     def href(self) -> str:
@@ -133,18 +130,43 @@ def upload_store(store: ObjectStore, local: Path, bucket: str, key: str) -> tupl
     return len(files), size
 
 
+POLARISATION_CODES = ("hh", "hv", "vv", "vh")
+
+
+def work_directory(base: str | None) -> Path:
+    """A fresh folder for one job, named without letters. eopf 3.0.0 picks a Sentinel-1 SAFE's measurement
+    files by looking for the polarisation codes anywhere in their path: a folder named like ``tmpxhhv`` (as
+    ``tempfile`` may draw) made it stack the VV raster twice and fail with "Cannot reassign dims"."""
+    root = Path(base or tempfile.gettempdir())
+    found = [code for code in POLARISATION_CODES if code in str(root)]
+    if found:
+        raise RsAssetsError(
+            f"conversion work directory {root} contains {', '.join(repr(c) for c in found)}: eopf reads "
+            "Sentinel-1 polarisation codes from the whole path of a SAFE, choose another (RS_ASSETS_WORK_DIR)"
+        )
+    root.mkdir(parents=True, exist_ok=True)
+    while True:
+        folder = root / f"rs-convert-{os.getpid()}-{secrets.randbelow(10**12):012d}"
+        try:
+            folder.mkdir()
+        except FileExistsError:
+            continue
+        return folder
+
+
 def run_job(job: ConversionJob, store: ObjectStore) -> WrittenStore:
     """Fetch, convert, upload. Needs local disk for the source and the store while it runs."""
-    load_converter(job.converter)  # fail before fetching when the converter is not installed
-    with tempfile.TemporaryDirectory(dir=job.work_dir, prefix="rs-convert-") as tmp:
-        source = Path(tmp) / "in" / job.product
+    converter = load_converter(job.converter)  # fail before fetching when the converter is not installed
+    tmp = work_directory(job.work_dir)
+    try:
+        source = tmp / "in" / job.product
         started = time.monotonic()
         source_bytes = _fetch_prefix(store, job.source_bucket, job.source_prefix, source)
         fetched = time.monotonic()
         # The converter allocates millions of objects: keep the collector off the host process's own.
         gc.freeze()
         try:
-            local, retries = _convert(job.converter, source, Path(tmp) / "out")
+            local = converter(source, tmp / "out")
         finally:
             gc.unfreeze()
         converted = time.monotonic()
@@ -164,29 +186,9 @@ def run_job(job: ConversionJob, store: ObjectStore) -> WrittenStore:
             convert_seconds=converted - fetched,
             upload_seconds=time.monotonic() - converted,
             quicklook=f"s3://{job.target_bucket}/{quicklook}" if quicklook else None,
-            retries=retries,
         )
-
-
-def _convert(converter: str, source: Path, out: Path) -> tuple[Path, int]:
-    """In this process first; after a failure, once more in a fresh interpreter. eopf 3.0.0 now and then fails
-    on a product inside a long-lived process (its raster comes out with an extra dimension) that it converts
-    fine on its own. A product it cannot read fails twice, with the second reason."""
-    try:
-        return load_converter(converter)(source, out), 0
-    except ConversionFailed:
-        shutil.rmtree(out, ignore_errors=True)
-    done = subprocess.run(
-        [sys.executable, "-m", "rs_assets.core.convert_worker", converter, str(source), str(out)],
-        capture_output=True,
-        text=True,
-    )
-    said = dict(
-        line.split(" ", 1) for line in done.stdout.splitlines() if line.startswith((f"{STORE} ", f"{ERROR} "))
-    )
-    if done.returncode != 0 or STORE not in said:
-        raise ConversionFailed(said.get(ERROR) or f"converter process exited with {done.returncode}")
-    return Path(said[STORE]), 1
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def _upload_quicklook(store: ObjectStore, png: bytes | None, bucket: str, store_key: str) -> str | None:

@@ -1,13 +1,16 @@
 import json
+from pathlib import Path
 
 import pytest
 
 from rs_assets.core.conversion import (
+    POLARISATION_CODES,
     OutputRule,
     default_output_collection,
     requested_item,
     resolve_output_collection,
     safe_directory,
+    work_directory,
 )
 from rs_assets.core.converters import (
     EOPF,
@@ -22,6 +25,16 @@ from rs_assets.core.zarr_item import bbox_of, converted_item, usable_geometry, w
 
 GRDH = "S1B_IW_GRDH_1SDV_20211223T051122_20211223T051147_030148_039993_5371.SAFE"
 RING = [[14.9, 40.8], [11.8, 41.2], [12.1, 42.7], [15.3, 42.3], [14.9, 40.8]]
+
+
+def test_work_directories_never_name_a_polarisation_code(tmp_path: Path) -> None:
+    """eopf 3.0.0 matches hh/hv/vv/vh against a measurement file's whole path: a code in the folder name
+    stacked the VV raster twice and the real S1 product failed now and then."""
+    folders = {work_directory(str(tmp_path / "work")) for _ in range(500)}
+    assert len(folders) == 500 and all(f.is_dir() for f in folders)
+    assert not [f for f in folders if any(code in f.name for code in POLARISATION_CODES)]
+    with pytest.raises(RsAssetsError, match=r"/srv/archive_hv contains 'hv'.*RS_ASSETS_WORK_DIR"):
+        work_directory("/srv/archive_hv")
 
 
 def test_output_collection_exact_then_star_then_default() -> None:
