@@ -84,6 +84,8 @@ class StationData:
         self._lock = threading.Lock()
         self._files_index: list[tuple[datetime, int, Record]] = []
         self._products_index: list[tuple[datetime, int, Record]] = []
+        self._by_id: dict[str, Record] = {}
+        self._by_name: dict[str, Record] = {}
         if station.kind == "cadip":
             self._build_history()
         else:
@@ -93,6 +95,9 @@ class StationData:
     def _reindex(self) -> None:
         self._files_index = sorted((f["_visible"], n, f) for n, f in enumerate(self.files))
         self._products_index = sorted((p["_visible"], n, p) for n, p in enumerate(self.products))
+        downloadable = self.files if self.station.kind == "cadip" else self.products
+        self._by_id = {r["Id"]: r for r in downloadable}
+        self._by_name = {r["Name"]: r for r in downloadable}
 
     # -- visibility ---------------------------------------------------------------------------------------
 
@@ -127,8 +132,19 @@ class StationData:
         raise KeyError(entity)
 
     def find_download(self, entity: str, entity_id: str, now: datetime) -> Record | None:
-        records, _ = self.entity_set(entity, now)
-        return next((r for r in records if r["Id"] == entity_id), None)
+        """A visible File (CADIP) or Product (the others) by Id, through an index as a station's database."""
+        if (entity == "Files") != (self.station.kind == "cadip") or entity not in ("Files", "Products"):
+            return None
+        self._build_live(now)
+        return self._visible(self._by_id.get(entity_id), now)
+
+    def find_by_name(self, name: str, now: datetime) -> Record | None:
+        self._build_live(now)
+        return self._visible(self._by_name.get(name), now)
+
+    @staticmethod
+    def _visible(record: Record | None, now: datetime) -> Record | None:
+        return record if record is not None and record["_visible"] <= now else None
 
     # -- CADIP --------------------------------------------------------------------------------------------
 

@@ -469,17 +469,18 @@ class _Handler(BaseHTTPRequestHandler):
     def _index(self, name: str, file_name: str) -> None:
         """A plain file index of a station's products (what rclone's http backend reads), for benchmarks."""
         station = self.sim.data.stations.get(name)
-        if station is None or not station.station.public_index:
+        if station is None or not station.station.public_index or station.station.kind == "cadip":
             self._error(404, f"no public index for {name!r}")
             return
-        records, _ = station.entity_set("Products", self.sim.data.now())
+        now = self.sim.data.now()
         if not file_name:
+            records, _ = station.entity_set("Products", now)
             links = "".join(f'<a href="{r["Name"]}">{r["Name"]}</a>\n' for r in records)
             self._send(
                 200, f"<html><body><pre>\n{links}</pre></body></html>".encode(), content_type="text/html"
             )
             return
-        record = next((r for r in records if r["Name"] == file_name), None)
+        record = station.find_by_name(file_name, now)
         if record is None:
             self._error(404, f"no product {file_name!r}")
             return
