@@ -6,6 +6,7 @@ the report carries exactly the items whose objects were written and verified.
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -17,7 +18,7 @@ from .errors import RsAssetsError
 from .manifest import Ledger, ManifestEntry, merge
 from .object_store import ObjectInfo
 from .station import StationClient
-from .transfer import Source, Transfer, TransferResult
+from .transfer import SmallFiles, Source, Transfer, TransferResult
 
 Item = dict[str, Any]
 
@@ -104,23 +105,77 @@ def stage_all(
     *,
     check_existing: bool = True,
 ) -> StagingReport:
+    """Small files first, all on one asyncio loop (``SmallFiles``), then the large ones on threads; either
+    way at most ``parallel`` station connections."""
     started = time.monotonic()
+    outcomes: list[StageOutcome | None] = [None] * len(tasks)
 
-    def run(task: StageTask) -> StageOutcome:
-        try:
-            result = transfer.stage(client, task.source, task.bucket, task.key, check_existing=check_existing)
-            outcome = StageOutcome(task, result, task.build_item(result.object.href))
-        except RsAssetsError as exc:
-            outcome = StageOutcome(task, error=str(exc))
-        except Exception as exc:  # a bug or an unexpected library error must not lose the other files
-            outcome = StageOutcome(task, error=f"{type(exc).__name__}: {exc}")
+    def finish(index: int, outcome: StageOutcome) -> None:
+        outcomes[index] = outcome
         if on_done:
             on_done(outcome)
-        return outcome
+
+    small = [i for i, task in enumerate(tasks) if transfer.is_small(task.source)]
+    large = [i for i, task in enumerate(tasks) if not transfer.is_small(task.source)]
+    if small:
+        batch = _stage_small(client, transfer, tasks, small, parallel, finish, check_existing)
+        # asyncio.run needs a thread where no loop is running, whoever the caller is
+        with ThreadPoolExecutor(1, thread_name_prefix=f"stage-{client.name}") as loop:
+            loop.submit(asyncio.run, batch).result()
+
+    def stage(index: int) -> None:
+        task = tasks[index]
+        finish(
+            index,
+            _attempt(
+                task,
+                lambda: transfer.stage(
+                    client, task.source, task.bucket, task.key, check_existing=check_existing
+                ),
+            ),
+        )
 
     with ThreadPoolExecutor(max(1, parallel), thread_name_prefix=f"stage-{client.name}") as pool:
-        outcomes = list(pool.map(run, tasks))
-    return StagingReport(outcomes, time.monotonic() - started)
+        list(pool.map(stage, large))
+    return StagingReport([o for o in outcomes if o is not None], time.monotonic() - started)
+
+
+async def _stage_small(
+    client: StationClient,
+    transfer: Transfer,
+    tasks: Sequence[StageTask],
+    indexes: list[int],
+    parallel: int,
+    finish: Callable[[int, StageOutcome], None],
+    check_existing: bool,
+) -> None:
+    async with SmallFiles(transfer, client, parallel) as batch:
+
+        async def one(index: int) -> None:
+            task = tasks[index]
+            try:
+                result = await batch.stage(task.source, task.bucket, task.key, check_existing=check_existing)
+            except Exception as exc:
+                finish(index, _failure(task, exc))
+            else:
+                finish(index, _attempt(task, lambda: result))
+
+        await asyncio.gather(*(one(i) for i in indexes))
+
+
+def _failure(task: StageTask, exc: Exception) -> StageOutcome:
+    if isinstance(exc, RsAssetsError):
+        return StageOutcome(task, error=str(exc))
+    # a bug or an unexpected library error must not lose the other files
+    return StageOutcome(task, error=f"{type(exc).__name__}: {exc}")
+
+
+def _attempt(task: StageTask, run: Callable[[], TransferResult]) -> StageOutcome:
+    try:
+        result = run()
+        return StageOutcome(task, result, task.build_item(result.object.href))
+    except Exception as exc:
+        return _failure(task, exc)
 
 
 def _recorded(task: StageTask, entry: ManifestEntry | None) -> bool:

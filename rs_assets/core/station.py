@@ -7,12 +7,14 @@ redirects that must not leak the token, and downloads that resume with ``Range``
 
 from __future__ import annotations
 
+import asyncio
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Literal, TypeVar
 from urllib.parse import urlencode, urljoin, urlsplit
 
+import aiohttp
 import urllib3
 from urllib3.response import BaseHTTPResponse
 
@@ -35,6 +37,7 @@ _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _MAX_REDIRECTS = 5
 # Connection refused or reset, timeouts, truncated bodies: all worth another try.
 _TRANSIENT = (urllib3.exceptions.HTTPError, OSError)
+_ASYNC_TRANSIENT = (aiohttp.ClientError, OSError)  # OSError covers timeouts
 
 
 @dataclass(frozen=True)
@@ -184,7 +187,7 @@ class StationClient:
             attempt_start = position
             complete = False
             try:
-                to_skip = self._bytes_to_skip(response, position, what)
+                to_skip = self._bytes_to_skip(response.status, response.headers, position, what)
                 while chunk := response.read1(chunk_size):
                     if to_skip:
                         if len(chunk) <= to_skip:
@@ -218,17 +221,93 @@ class StationClient:
                 )
             time.sleep(self.config.retry.delay(failures))
 
-    def _bytes_to_skip(self, response: BaseHTTPResponse, position: int, what: str) -> int:
+    def _bytes_to_skip(self, status: int, headers: Mapping[str, str], position: int, what: str) -> int:
         if not position:
             return 0
-        if response.status == 200:
+        if status == 200:
             return position
-        content_range = response.headers.get("Content-Range", "")
+        content_range = headers.get("Content-Range", "")
         if not content_range.startswith(f"bytes {position}-"):
             raise BadStationResponse(
                 self.name, f"{what}: asked for bytes {position}- and got Content-Range {content_range!r}"
             )
         return 0
+
+    async def fetch(
+        self, http: aiohttp.ClientSession, entity: Literal["Files", "Products"], entity_id: str, size: int
+    ) -> bytearray:
+        """A small entity's whole body over an asyncio session, with ``iter_download``'s rules: the token only
+        to trusted hosts, retries with backoff and ``Retry-After``, one token refresh on 401, ``Range`` resume
+        after a drop, and a body of exactly ``size`` bytes. Thousands of small files cost a fraction of the CPU
+        they cost on threads."""
+        url = self.download_url(entity, entity_id)
+        what = f"download {entity}({entity_id})"
+        policy = self.config.retry
+        body = bytearray()
+        stalls = 0
+        auth_retried = False
+        while True:
+            start = len(body)
+            token = self._tokens.token() if self._tokens else None
+            retry_after = None
+            try:
+                status, headers, final_url, detail = await self._fetch_into(http, url, token, body, what)
+            except _ASYNC_TRANSIENT as exc:
+                failure = f"connection dropped at byte {len(body)}: {type(exc).__name__}"
+            else:
+                if status < 300:
+                    if len(body) == size:
+                        return body
+                    if len(body) > size:
+                        raise BadStationResponse(
+                            self.name, f"{what}: got {len(body)} bytes, station announced {size}", url=url
+                        )
+                    failure = f"body ended at byte {len(body)} of {size}"
+                elif status == 401 and self._tokens and token and not auth_retried:
+                    self._tokens.invalidate(token)
+                    auth_retried = True
+                    continue
+                elif is_retriable_status(status):
+                    failure, retry_after = f"HTTP {status}", headers.get("Retry-After")
+                else:
+                    error = NotFoundAtStation if status in (404, 410) else StationRequestError
+                    raise error(self.name, f"{what}: HTTP {status}: {detail}", url=final_url, status=status)
+            stalls = 1 if len(body) > start else stalls + 1
+            if stalls >= policy.attempts:
+                raise StationUnavailable(
+                    self.name, f"{what}: {failure}, gave up after {stalls} tries", url=url
+                )
+            await asyncio.sleep(policy.delay(stalls, retry_after))
+
+    async def _fetch_into(
+        self, http: aiohttp.ClientSession, url: str, token: str | None, body: bytearray, what: str
+    ) -> tuple[int, Mapping[str, str], str, str]:
+        """One request (redirects followed), its 2xx bytes appended to ``body``: (status, headers, url, detail)."""
+        for _ in range(_MAX_REDIRECTS + 1):
+            sent = {"Accept-Encoding": "identity"}
+            if body:
+                sent["Range"] = f"bytes={len(body)}-"
+            if token and _netloc(url) in self._trusted:
+                sent["Authorization"] = f"Bearer {token}"
+            async with http.get(url, headers=sent, allow_redirects=False) as response:
+                location = response.headers.get("Location")
+                if response.status in _REDIRECTS and location:
+                    url = urljoin(url, location)
+                    continue
+                if response.status >= 300:
+                    text = (await response.read()).decode("utf-8", "replace")
+                    detail = " ".join(text.split())[:200] or "<empty body>"
+                    return response.status, response.headers, url, detail
+                to_skip = self._bytes_to_skip(response.status, response.headers, len(body), what)
+                async for chunk in response.content.iter_any():
+                    if to_skip:
+                        if len(chunk) <= to_skip:
+                            to_skip -= len(chunk)
+                            continue
+                        chunk, to_skip = chunk[to_skip:], 0
+                    body += chunk
+                return response.status, response.headers, url, ""
+        raise StationRequestError(self.name, f"more than {_MAX_REDIRECTS} redirects", url=url)
 
     # -- transport ----------------------------------------------------------------------------------------
 

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import time
+from collections.abc import Callable
 
+import aiohttp
 import pytest
 import requests
 
@@ -16,9 +19,29 @@ from rs_assets.core.errors import (
 )
 from rs_assets.core.models import Session
 from rs_assets.core.odata import F, Query
+from rs_assets.core.station import StationClient
 from rs_assets.simulator.config import Faults, SimStation
 from rs_assets.simulator.server import StationSimulator
 from tests.conftest import SimulatorFactory, client_for, one_file_station
+
+Download = Callable[[StationClient, str, int], bytes]
+
+
+def streamed(client: StationClient, file_id: str, size: int) -> bytes:
+    return b"".join(client.iter_download("Files", file_id, expected_size=size))
+
+
+def fetched(client: StationClient, file_id: str, size: int) -> bytes:
+    """The asyncio path small files take (``SmallFiles``): the same station rules must hold."""
+
+    async def fetch() -> bytes:
+        async with aiohttp.ClientSession(auto_decompress=False) as http:
+            return bytes(await client.fetch(http, "Files", file_id, size))
+
+    return asyncio.run(fetch())
+
+
+BOTH_DOWNLOADS = pytest.mark.parametrize("download", [streamed, fetched], ids=["streamed", "fetched"])
 
 
 def truth(sim: StationSimulator, station: str, entity: str) -> set[str]:
@@ -85,29 +108,38 @@ def test_token_expiring_mid_search_is_renewed(simulator_factory: SimulatorFactor
     assert sim.tokens.refreshes == 1
 
 
-def test_token_expiring_mid_download_is_renewed(simulator_factory: SimulatorFactory) -> None:
+@BOTH_DOWNLOADS
+def test_token_expiring_mid_download_is_renewed(
+    simulator_factory: SimulatorFactory, download: Download
+) -> None:
     size = 600_000
     faults = Faults(drop_rate=1.0, drop_after_bytes=200_000, bytes_per_second=400_000)
     sim, client, file = one_file_station(simulator_factory, size, faults, token_lifetime=1.0)
     started = time.monotonic()
-    data = b"".join(client.iter_download("Files", file.Id, expected_size=file.Size))
+    data = download(client, file.Id, file.Size)
     assert time.monotonic() - started > 1.0
     assert hashlib.md5(data).hexdigest() == sim.data.pattern.md5(file.Id, size)
     assert sim.tokens.refreshes + sim.tokens.logins >= 2
 
 
-def test_resume_after_dropped_connections_is_byte_identical(simulator_factory: SimulatorFactory) -> None:
+@BOTH_DOWNLOADS
+def test_resume_after_dropped_connections_is_byte_identical(
+    simulator_factory: SimulatorFactory, download: Download
+) -> None:
     size = 3_000_000
     sim, client, file = one_file_station(
         simulator_factory, size, Faults(drop_rate=1.0, drop_after_bytes=700_000)
     )
-    data = b"".join(client.iter_download("Files", file.Id, expected_size=file.Size))
+    data = download(client, file.Id, file.Size)
     assert data == sim.data.pattern.read(file.Id, 0, size)
     ranges = [r for r in station_requests(sim, "INS") if r["path"].endswith("$value")]
     assert len(ranges) == 5  # 700k per response: 4 drops then the tail
 
 
-def test_redirect_to_untrusted_host_never_carries_the_token(simulator_factory: SimulatorFactory) -> None:
+@BOTH_DOWNLOADS
+def test_redirect_to_untrusted_host_never_carries_the_token(
+    simulator_factory: SimulatorFactory, download: Download
+) -> None:
     sim = simulator_factory(
         SimStation(
             name="INS", kind="cadip", sessions=1, retransfers=0, chunk_size=5000, redirect_downloads=True
@@ -118,7 +150,7 @@ def test_redirect_to_untrusted_host_never_carries_the_token(simulator_factory: S
         client = client_for(sim, "INS", trusted_redirect_hosts=trusted)
         file = client.files(None)[0]
         since = time.time()
-        data = b"".join(client.iter_download("Files", file.Id, expected_size=file.Size))
+        data = download(client, file.Id, file.Size)
         assert data == sim.data.pattern.read(file.Id, 0, file.Size)
         received = [r for r in sim.requests if r["port"] == redirect_port and r["time"] >= since]
         assert len(received) == 1
@@ -145,10 +177,11 @@ def test_retries_run_out_with_a_clear_error(simulator_factory: SimulatorFactory)
         client_for(sim, "INS").sessions(None)
 
 
-def test_gone_entity_fails_fast(simulator_factory: SimulatorFactory) -> None:
+@BOTH_DOWNLOADS
+def test_gone_entity_fails_fast(simulator_factory: SimulatorFactory, download: Download) -> None:
     sim = simulator_factory(SimStation(name="INS", kind="cadip", sessions=1, chunk_size=64))
     with pytest.raises(NotFoundAtStation, match=r"station 'INS'.*download Files\(nope\): HTTP 404"):
-        list(client_for(sim, "INS").iter_download("Files", "nope"))
+        download(client_for(sim, "INS"), "nope", 64)
     assert len(station_requests(sim, "INS")) == 1
 
 

@@ -1,11 +1,14 @@
-"""Small PUTs signed by botocore over urllib3: retried when S3 says so, refused with the bucket and key named."""
+"""Small PUTs signed by botocore, over urllib3 or asyncio: retried when S3 says so, refused with the bucket and
+key named."""
 
+import asyncio
 import hashlib
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import ClassVar
 
+import aiohttp
 import pytest
 from botocore.credentials import Credentials
 
@@ -39,16 +42,31 @@ def endpoint() -> Iterator[str]:
     server.shutdown()
 
 
-def put(endpoint: str, key: str = "o/c/item/file name.txt") -> None:
+Put = Callable[..., None]
+
+
+@pytest.fixture(params=["urllib3", "asyncio"])
+def put(request: pytest.FixtureRequest, endpoint: str) -> Put:
+    direct = DirectPut(endpoint, "us-east-1", Credentials("AKID", "SECRET"), retry=RetryPolicy(3, 0.01, 0.02))
     data = b"x" * 1000
-    DirectPut(endpoint, "us-east-1", Credentials("AKID", "SECRET"), retry=RetryPolicy(3, 0.01, 0.02)).put(
-        "bucket", key, data, hashlib.md5(data).hexdigest(), {"rs-md5": hashlib.md5(data).hexdigest()}
-    )
+    md5 = hashlib.md5(data).hexdigest()
+
+    def put_sync(key: str = "o/c/item/file name.txt") -> None:
+        direct.put("bucket", key, data, md5, {"rs-md5": md5})
+
+    def put_async(key: str = "o/c/item/file name.txt") -> None:
+        async def go() -> None:
+            async with aiohttp.ClientSession() as http:
+                await direct.put_async(http, "bucket", key, bytearray(data), md5, {"rs-md5": md5})
+
+        asyncio.run(go())
+
+    return put_sync if request.param == "urllib3" else put_async
 
 
-def test_signed_with_md5_and_metadata_and_retried_on_503(endpoint: str) -> None:
+def test_signed_with_md5_and_metadata_and_retried_on_503(put: Put) -> None:
     Recorder.replies = [(503, b"<Error><Code>SlowDown</Code></Error>")]
-    put(endpoint)
+    put()
     assert len(Recorder.seen) == 2
     request = Recorder.seen[-1]
     assert request["path"] == "/bucket/o/c/item/file%20name.txt"
@@ -58,11 +76,11 @@ def test_signed_with_md5_and_metadata_and_retried_on_503(endpoint: str) -> None:
     assert request["body"] == b"x" * 1000
 
 
-def test_refusals_name_bucket_key_and_s3_code(endpoint: str) -> None:
+def test_refusals_name_bucket_key_and_s3_code(put: Put) -> None:
     Recorder.replies = [(400, b"<Error><Code>BadDigest</Code></Error>")]
     with pytest.raises(DirectPutError, match=r"s3://bucket/k/1 failed: BadDigest"):
-        put(endpoint, "k/1")
+        put("k/1")
     assert len(Recorder.seen) == 1, "a 400 is not retried"
     Recorder.replies = [(500, b"")] * 3
     with pytest.raises(DirectPutError, match=r"s3://bucket/k/2 failed: HTTP 500"):
-        put(endpoint, "k/2")
+        put("k/2")
