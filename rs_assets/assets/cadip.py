@@ -4,7 +4,7 @@ from datetime import date, datetime, timedelta
 
 import dagster as dg
 
-from rs_assets.assets.reporting import Progress, fail_if_any, failure_list, staging_metadata
+from rs_assets.assets.reporting import Progress, fail_if_any, fail_on, failure_list, staging_metadata
 from rs_assets.assets.stations import station_key
 from rs_assets.core.cadip import (
     SessionReport,
@@ -147,11 +147,7 @@ def build_cadip(
             "complete": dg.MetadataValue.int(complete),
             "failures": failure_list(failures),
         }
-        if failures:
-            raise dg.Failure(
-                f"{station} {day}: {len(failures)} sessions failed: {'; '.join(failures[:5])}",
-                metadata=metadata,
-            )
+        fail_on(failures, f"{station} {day}: {len(failures)} sessions failed", metadata)
         return dg.MaterializeResult(metadata=metadata)
 
     @dg.asset_check(

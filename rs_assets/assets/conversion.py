@@ -7,7 +7,7 @@ from pydantic import Field
 
 from rs_assets.assets.automation import after_upstream
 from rs_assets.assets.products import ProductFamily
-from rs_assets.assets.reporting import Progress, failure_list
+from rs_assets.assets.reporting import Progress, fail_on, failure_list
 from rs_assets.core.conversion import (
     Conversion,
     ConversionReport,
@@ -102,12 +102,9 @@ def build_conversion(
         metadata = conversion_metadata(report, conv.catalog) | {
             "already_converted": dg.MetadataValue.int(already)
         }
-        if report.failures:
-            raise dg.Failure(
-                f"{len(report.failures)} of {len(staged)} products were not converted: "
-                + "; ".join(report.failures[:5]),
-                metadata=metadata,
-            )
+        fail_on(
+            report.failures, f"{len(report.failures)} of {len(staged)} products were not converted", metadata
+        )
         return dg.MaterializeResult(metadata=metadata)
 
     @dg.op(

@@ -11,7 +11,7 @@ from pydantic import Field
 
 from rs_assets.assets.automation import after_upstream
 from rs_assets.assets.partitions import partition_day
-from rs_assets.assets.reporting import Progress, fail_if_any, failure_list, staging_metadata
+from rs_assets.assets.reporting import Progress, fail_if_any, fail_on, failure_list, staging_metadata
 from rs_assets.assets.stations import station_key
 from rs_assets.core.manifest import Ledger, manifest_key, read_manifest
 from rs_assets.core.normalization import archive_assets, normalize_staged
@@ -97,11 +97,7 @@ def build_product_family(
         metadata = staging_metadata(report) | {
             "manifest": dg.MetadataValue.path(f"s3://{storage.bucket}/{ledger.key}")
         }
-        if planning_errors:
-            raise dg.Failure(
-                f"{len(planning_errors)} products could not be planned: {'; '.join(planning_errors[:5])}",
-                metadata=metadata,
-            )
+        fail_on(planning_errors, f"{len(planning_errors)} products could not be planned", metadata)
         fail_if_any(report, f"{station} {day}", metadata)
         return dg.MaterializeResult(metadata=metadata)
 
@@ -177,11 +173,7 @@ def build_product_family(
             "leftover_archives_removed": dg.MetadataValue.int(report.leftovers_removed),
             "failures": failure_list(failures),
         }
-        if failures:
-            raise dg.Failure(
-                f"{len(failures)} archives could not be normalized: {'; '.join(failures[:5])}",
-                metadata=metadata,
-            )
+        fail_on(failures, f"{len(failures)} archives could not be normalized", metadata)
         return dg.MaterializeResult(metadata=metadata)
 
     @dg.op(

@@ -12,6 +12,12 @@ def failure_list(failures: list[str]) -> dg.MetadataValue:
     return dg.MetadataValue.md("\n".join(f"- {f}" for f in failures) or "none")
 
 
+def fail_on(failures: list[str], summary: str, metadata: dict[str, Any]) -> None:
+    """Raised only once everything else is done, naming the first few failures after ``summary``."""
+    if failures:
+        raise dg.Failure(f"{summary}: {'; '.join(failures[:5])}", metadata=metadata)
+
+
 def staging_metadata(report: StagingReport) -> dict[str, Any]:
     failures = [f"{o.task.source.name}: {o.error}" for o in report.failed]
     return {

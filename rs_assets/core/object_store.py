@@ -6,13 +6,16 @@ import base64
 import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from boto3.exceptions import S3UploadFailedError
 from botocore.exceptions import ClientError
 
 from .direct_put import DirectPut
 from .errors import RsAssetsError
+
+if TYPE_CHECKING:
+    import aiohttp
 
 MD5_META = "rs-md5"
 
@@ -82,6 +85,14 @@ class ObjectStore:
             )
         except ClientError as exc:
             raise self._fail("put", bucket, key, exc) from None
+
+    async def put_async(
+        self, http: aiohttp.ClientSession, bucket: str, key: str, data: bytes | bytearray, md5_hex: str
+    ) -> None:
+        """``put`` on an asyncio session; needs direct PUTs (an S3 endpoint URL)."""
+        if self.direct is None:
+            raise StorageError(f"s3 put s3://{bucket}/{key}: asyncio PUTs need an S3 endpoint URL")
+        await self.direct.put_async(http, bucket, key, data, md5_hex, {MD5_META: md5_hex})
 
     def upload_file(
         self, bucket: str, key: str, path: str, single_put_limit: int = 32 * 1024 * 1024

@@ -181,11 +181,9 @@ class SmallFiles:
     """
 
     def __init__(self, transfer: Transfer, client: StationClient, parallel: int):
-        self.transfer, self.client = transfer, client
-        direct = transfer.store.direct
-        if direct is None:
+        if transfer.store.direct is None:
             raise RsAssetsError("small-file staging needs an S3 endpoint URL (direct PUTs)")
-        self.direct = direct
+        self.transfer, self.client = transfer, client
         self.station = asyncio.Semaphore(max(1, parallel))
         self.s3 = asyncio.Semaphore(max(1, parallel))
         self.held = asyncio.Semaphore(2 * max(1, parallel))
@@ -216,6 +214,6 @@ class SmallFiles:
                 len(body), md5, source, self.transfer.describe(self.client, source, bucket, key)
             )
             async with self.s3:
-                await self.direct.put_async(self.http, bucket, key, body, md5, {MD5_META: md5})
+                await self.transfer.store.put_async(self.http, bucket, key, body, md5)
             info = ObjectInfo(bucket, key, len(body), md5)
             return TransferResult(info, skipped=False, seconds=time.monotonic() - started)
