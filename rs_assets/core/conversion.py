@@ -9,7 +9,6 @@ the item is published only after that, and the staged item removed only after th
 
 from __future__ import annotations
 
-import gc
 import hashlib
 import json
 import os
@@ -27,6 +26,7 @@ from .bucket_rules import BucketRules
 from .catalog import Catalog
 from .converters import ConverterRegistry, ProductInfo, load_converter
 from .errors import RsAssetsError
+from .heap import frozen_heap
 from .manifest import ManifestEntry
 from .models import Product
 from .normalization import archive_assets, normalize_item
@@ -122,10 +122,11 @@ def upload_store(store: ObjectStore, local: Path, bucket: str, key: str) -> tupl
         return store.upload_file(bucket, f"{key}/{path.relative_to(local).as_posix()}", str(path)).size
 
     with ThreadPoolExecutor(PARALLEL_IO) as pool:
+        earlier = pool.submit(lambda: [o.key for o in store.list(bucket, f"{key}/")])
         size = sum(pool.map(put, body))
     size += sum(put(p) for p in roots)
     written = {f"{key}/{p.relative_to(local).as_posix()}" for p in files}
-    for stale in [o.key for o in store.list(bucket, f"{key}/") if o.key not in written]:
+    for stale in [k for k in earlier.result() if k not in written]:
         store.delete(bucket, stale)
     return len(files), size
 
@@ -163,12 +164,8 @@ def run_job(job: ConversionJob, store: ObjectStore) -> WrittenStore:
         started = time.monotonic()
         source_bytes = _fetch_prefix(store, job.source_bucket, job.source_prefix, source)
         fetched = time.monotonic()
-        # The converter allocates millions of objects: keep the collector off the host process's own.
-        gc.freeze()
-        try:
+        with frozen_heap():
             local = converter(source, tmp / "out")
-        finally:
-            gc.unfreeze()
         converted = time.monotonic()
         key = f"{job.target_prefix.rstrip('/')}/{local.name}"
         with ThreadPoolExecutor(1) as preview:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import RsAssetsError
+from .heap import frozen_heap
 from .manifest import Ledger, ManifestEntry, merge
 from .object_store import ObjectInfo
 from .station import StationClient
@@ -96,6 +97,7 @@ class StagingReport:
         return "\n".join(rows)
 
 
+@frozen_heap()
 def stage_all(
     client: StationClient,
     transfer: Transfer,
