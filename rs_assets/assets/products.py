@@ -81,11 +81,11 @@ def build_product_family(
         day = partition_day(context)
         client = stations.client(station)
         rules, owner = storage.rules(), catalog.owner
+        ledger = Ledger(storage.store(), storage.bucket, family.staged, context.partition_key)
+        ledger.begin_open()
         products = client.products(published_on(day, config.product_types, config.missions))
         context.log.info(f"{station}: {len(products)} products published on {day}")
         tasks, planning_errors = plan(products, owner, names, rules, task=family.task)
-        store = storage.store()
-        ledger = Ledger(store, storage.bucket, family.staged, context.partition_key)
         report = stage_recorded(
             client,
             storage.transfer(),

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -65,8 +66,25 @@ class Ledger:
         self.store, self.bucket = store, bucket
         self.key = manifest_key(family, partition)
         self.marker = self.key.removesuffix(".json") + ".running"
+        self._opening: Future[tuple[list[ManifestEntry], bool]] | None = None
+
+    def begin_open(self) -> None:
+        """Open in the background, so that its requests overlap the caller's station listing.
+
+        If the listing then fails, the marker stays and the next run looks every key up: slower, never wrong.
+        """
+        if self._opening is None:
+            worker = ThreadPoolExecutor(1, thread_name_prefix="ledger")
+            self._opening = worker.submit(self._open)
+            worker.shutdown(wait=False)
 
     def open(self) -> tuple[list[ManifestEntry], bool]:
+        """(entries of the last runs, whether the previous run was interrupted); the marker is then set."""
+        self.begin_open()
+        assert self._opening is not None
+        return self._opening.result()
+
+    def _open(self) -> tuple[list[ManifestEntry], bool]:
         entries = read_manifest(self.store, self.bucket, self.key) or []
         interrupted = self.store.head(self.bucket, self.marker) is not None
         body = b"staging in progress"
