@@ -1,8 +1,9 @@
 """Conversion benchmark (issue P4): our ``zarr_products`` asset against eopf's converter called directly.
 
 Same real S1 GRDH SAFE product (rs_assets.simulator.samples), same machine, interleaved runs, each in a fresh
-process. Neither timing includes importing eopf (about 4.5 s here, reported as ``import``). Ours also fetches the SAFE directory from S3 and uploads the store and publishes its item; the
-direct call reads and writes local disk. Target: wall time and peak RSS both < 1.1x.
+process. Neither timing includes importing eopf (reported as ``import``). Ours also fetches the SAFE directory
+from S3, uploads the store and publishes its item, in a Dagster run on an instance that exists beforehand, as on
+a running platform; the direct call reads and writes local disk. Target: wall time and peak RSS both < 1.1x.
 """
 
 from __future__ import annotations

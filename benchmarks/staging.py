@@ -3,7 +3,8 @@
 (a) One large file station -> S3 against the raw limit: the slower of reading the same URL to /dev/null and
     writing the same bytes to the same S3 (same part size and concurrency). Target >= 0.85; peak RSS shown.
 (b) 2,000 small AUX files staged and published against ``rclone copy`` of the same files from the same HTTP
-    source to the same S3. Target >= 1.0 (rclone time / our time).
+    source to the same S3. Target >= 1.0 (rclone time / our time). Both write to a bucket created for the run;
+    our Dagster runs use an instance that exists beforehand, as on a running platform.
 """
 
 from __future__ import annotations
