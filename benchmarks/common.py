@@ -62,8 +62,14 @@ def simulator(config: dict, workdir: Path) -> Iterator[str]:
         process.wait(timeout=30)
 
 
+def settle() -> None:
+    """Flush what earlier runs left to write back: gigabytes of dirty pages would slow the next run down."""
+    os.sync()
+
+
 def run_child(module: str, *args: str, env: dict[str, str] | None = None) -> dict:
     """Run ``python -m module args`` and return the JSON it prints last (its own timing and peak RSS)."""
+    settle()
     out = subprocess.run(
         [sys.executable, "-m", module, *args],
         capture_output=True,

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import boto3
 
-from benchmarks.common import report, run_child, simulator
+from benchmarks.common import report, run_child, settle, simulator
 
 GiB = 1024**3
 IDENTITY = {
@@ -40,7 +40,7 @@ def main() -> None:
     parser.add_argument("--large-gib", type=float, default=2.0)
     parser.add_argument("--small-count", type=int, default=2000)
     parser.add_argument("--parallel", type=int, default=8)
-    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args()
     size = int(args.large_gib * GiB)
     config = {
@@ -146,6 +146,7 @@ def rclone_copy(url: str, endpoint: str, parallel: int, env: dict[str, str]) -> 
         "RCLONE_S3_SECRET_ACCESS_KEY": env["AWS_SECRET_ACCESS_KEY"],
         "RCLONE_CONFIG": "/dev/null",
     }
+    settle()
     started, cpu = time.perf_counter(), children_cpu()
     subprocess.run(
         [

@@ -3,8 +3,8 @@
 boto3's request pipeline (events, handlers, parsers) costs about three times the CPU of the request itself:
 1.4 ms against 0.5 ms per 8 KB PUT, measured on the benchmark machine. For thousands of small AUX files on two
 shared cores that is the difference that counts. Integrity is the same: the body's MD5 travels as
-``Content-MD5``, which the server checks, and the signature covers the body's SHA-256. Only for S3 endpoints given as
-URLs (path-style addressing).
+``Content-MD5``, which the server checks, and the signature covers the body's SHA-256. Only for S3 endpoints
+given as URLs (path-style addressing).
 """
 
 from __future__ import annotations

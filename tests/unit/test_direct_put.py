@@ -1,4 +1,4 @@
-"""Small PUTs signed by botocore, over urllib3 or asyncio: retried when S3 says so, refused with the bucket and
+"""Small PUTs signed with SigV4, over urllib3 or asyncio: retried when S3 says so, refused with the bucket and
 key named."""
 
 import asyncio
