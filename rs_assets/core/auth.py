@@ -56,6 +56,13 @@ class TokenManager:
             assert self._access is not None
             return self._access
 
+    def current(self) -> str | None:
+        """The token if it is valid now, else None: never waits and never sends a request, so that an event
+        loop can ask (it then calls ``token`` on a worker thread)."""
+        expires_at = self._expires_at  # read before the token: a refresh writes the token first
+        access = self._access
+        return access if access is not None and time.monotonic() < expires_at else None
+
     def invalidate(self, token: str) -> None:
         """Forget ``token`` unless another thread already replaced it."""
         with self._lock:

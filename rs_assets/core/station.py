@@ -248,7 +248,7 @@ class StationClient:
         auth_retried = False
         while True:
             start = len(body)
-            token = self._tokens.token() if self._tokens else None
+            token = await self._token_async()
             retry_after = None
             try:
                 status, headers, final_url, detail = await self._fetch_into(http, url, token, body, what)
@@ -264,7 +264,7 @@ class StationClient:
                         )
                     failure = f"body ended at byte {len(body)} of {size}"
                 elif status == 401 and self._tokens and token and not auth_retried:
-                    self._tokens.invalidate(token)
+                    await asyncio.to_thread(self._tokens.invalidate, token)
                     auth_retried = True
                     continue
                 elif is_retriable_status(status):
@@ -278,6 +278,12 @@ class StationClient:
                     self.name, f"{what}: {failure}, gave up after {stalls} tries", url=url
                 )
             await asyncio.sleep(policy.delay(stalls, retry_after))
+
+    async def _token_async(self) -> str | None:
+        """The bearer token without blocking the loop: logging in or refreshing runs on a worker thread."""
+        if self._tokens is None:
+            return None
+        return self._tokens.current() or await asyncio.to_thread(self._tokens.token)
 
     async def _fetch_into(
         self, http: aiohttp.ClientSession, url: str, token: str | None, body: bytearray, what: str

@@ -108,6 +108,19 @@ def test_token_expiring_mid_search_is_renewed(simulator_factory: SimulatorFactor
     assert sim.tokens.refreshes == 1
 
 
+def test_current_token_is_only_read_never_requested(simulator_factory: SimulatorFactory) -> None:
+    """What the asyncio path asks first: it must not block the loop with a login."""
+    sim = simulator_factory(SimStation(name="CUR", kind="cadip", sessions=1, chunk_size=64, retransfers=0))
+    tokens = client_for(sim, "CUR")._tokens
+    assert tokens is not None
+    assert tokens.current() is None
+    assert sim.tokens.logins == 0
+    token = tokens.token()
+    assert tokens.current() == token and sim.tokens.logins == 1
+    tokens.invalidate(token)
+    assert tokens.current() is None
+
+
 @BOTH_DOWNLOADS
 def test_token_expiring_mid_download_is_renewed(
     simulator_factory: SimulatorFactory, download: Download
