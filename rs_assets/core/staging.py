@@ -10,7 +10,7 @@ import asyncio
 import threading
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -201,7 +201,12 @@ def stage_recorded(
     checkpoint_seconds: float = 5.0,
 ) -> StagingReport:
     """``stage_all`` through a partition's ledger: what it already verified is not touched again, progress is
-    checkpointed every few seconds, and lookups happen only after an interrupted run."""
+    checkpointed every few seconds, and lookups happen only after an interrupted run.
+
+    Checkpoints are written on a thread of their own, never holding up the transfers; the final manifest is
+    written after the last checkpoint has landed, so it is never overwritten by an older one. A failed
+    checkpoint is not an error: the final write still comes, and a killed run is recovered by the marker.
+    """
     started = time.monotonic()
     previous, interrupted = ledger.open()
     recorded = {(e.collection, e.item["id"]): e for e in previous}
@@ -218,17 +223,20 @@ def stage_recorded(
     fresh: list[ManifestEntry] = []
     lock = threading.Lock()
     last_save = time.monotonic()
+    saver = ThreadPoolExecutor(1, thread_name_prefix="ledger-checkpoint")
+    saving: Future[None] | None = None
 
     def record(outcome: StageOutcome) -> None:
-        nonlocal last_save
+        nonlocal last_save, saving
         if on_done:
             on_done(outcome)
         if outcome.item is None:
             return
         with lock:
             fresh.append(ManifestEntry(outcome.task.collection, outcome.item))
-            if time.monotonic() - last_save >= checkpoint_seconds:
-                ledger.save(merge(previous, fresh))
+            due = time.monotonic() - last_save >= checkpoint_seconds
+            if due and (saving is None or saving.done()):
+                saving = saver.submit(ledger.save, merge(previous, fresh))
                 last_save = time.monotonic()
 
     for outcome in done:
@@ -237,6 +245,7 @@ def stage_recorded(
     try:
         report = stage_all(client, transfer, todo, parallel, record, check_existing=interrupted)
     finally:
+        saver.shutdown(wait=True)
         with lock:
             ledger.close(merge(previous, fresh))
     return StagingReport(done + report.outcomes, time.monotonic() - started)
