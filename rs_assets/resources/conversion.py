@@ -18,7 +18,12 @@ class ConversionResource(dg.ConfigurableResource):
 
     converters: dict[str, str] = Field(default_factory=dict)
     outputs: dict[str, str] = Field(default_factory=dict)
-    work_dir: str | None = None
+    work_dir: str | None = Field(
+        None,
+        description="Local scratch space for conversions (default: RS_ASSETS_WORK_DIR, else the system's temp "
+        "directory). Its path must not contain hh, hv, vv or vh: eopf reads Sentinel-1 polarisation codes "
+        "from a SAFE's whole path.",
+    )
 
     def registry(self) -> ConverterRegistry:
         registry = default_registry()
