@@ -100,7 +100,7 @@ class Transfer:
     def describe(client: StationClient, source: Source, bucket: str, key: str) -> str:
         return f"station {client.name!r} {source.entity}({source.entity_id}) {source.name} -> s3://{bucket}/{key}"
 
-    def _check(self, received: int, digest: str | None, source: Source, where: str) -> None:
+    def verify(self, received: int, digest: str | None, source: Source, where: str) -> None:
         if received != source.size:
             raise VerificationError(f"{where}: received {received} bytes, station announced {source.size}")
         if source.md5 and digest != source.md5.lower():
@@ -114,7 +114,7 @@ class Transfer:
         for chunk in stream:
             buffer += chunk
             digest.update(chunk)
-        self._check(len(buffer), digest.hexdigest(), source, where)
+        self.verify(len(buffer), digest.hexdigest(), source, where)
         self.store.put(bucket, key, buffer, digest.hexdigest())
         return ObjectInfo(bucket, key, len(buffer), digest.hexdigest())
 
@@ -163,7 +163,7 @@ class Transfer:
                 if chunks:
                     submit(number, b"".join(chunks))
                 parts = [future.result() for future in pending]
-            self._check(received, digest.hexdigest() if digest else None, source, where)
+            self.verify(received, digest.hexdigest() if digest else None, source, where)
             self.store.complete(bucket, key, upload_id, parts)
             completed = True
         finally:
@@ -205,12 +205,13 @@ class SmallFiles:
             started = time.monotonic()
             if check_existing:
                 existing = await asyncio.to_thread(self.transfer.store.head, bucket, key)
-                if existing is not None and is_verified(existing, source):
+                if is_verified(existing, source):
+                    assert existing is not None
                     return TransferResult(existing, skipped=True, seconds=time.monotonic() - started)
             async with self.station:
                 body = await self.client.fetch(self.http, source.entity, source.entity_id, source.size)
             md5 = hashlib.md5(body).hexdigest()
-            self.transfer._check(
+            self.transfer.verify(
                 len(body), md5, source, self.transfer.describe(self.client, source, bucket, key)
             )
             async with self.s3:
