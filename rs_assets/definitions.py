@@ -6,6 +6,7 @@ from rs_assets.assets.auxip import build_auxip
 from rs_assets.assets.cadip import build_cadip, cadip_sensors
 from rs_assets.assets.partitions import daily_partitions
 from rs_assets.assets.prip import build_prip
+from rs_assets.assets.processing import build_processing
 from rs_assets.assets.stations import station_specs
 from rs_assets.core.errors import ConfigError
 from rs_assets.core.stac_mapping import CollectionNames
@@ -32,6 +33,9 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
     if cadips:
         families.append(build_cadip(names, cadips, daily))
         families.append(dg.Definitions(sensors=cadip_sensors(cadips)))
+    built = dg.Definitions.merge(*families) if families else dg.Definitions()
+    produced = {a.key.to_user_string(): a for a in built.assets or [] if isinstance(a, dg.AssetsDefinition)}
+    families.append(build_processing(settings.processors(), produced))
     # One process per run: every step of our jobs is I/O- or eopf-bound, and on small machines the
     # multiprocess executor's extra interpreter per step costs more than it parallelises.
     return dg.Definitions.merge(

@@ -9,14 +9,16 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, ValidationError, field_validator, model_validator
 
 from .core.auth import OAuth2Credentials
-from .core.errors import ConfigError
+from .core.errors import ConfigError, RsAssetsError
 from .core.odata import PROFILES
+from .core.processing.process import Processor
+from .core.processing.tasktable import load_tasktable
 from .core.station import StationConfig
 
 
@@ -146,6 +148,130 @@ def load_stations_file(path: str | Path) -> StationsFile:
     return parse_stations(raw, str(path))
 
 
+class ProcessorSettings(BaseModel):
+    """One processor: its RS tasktable, the run it makes, the inputs that drive it, where its products go."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]*$", description="also names its asset: processed_{name}")
+    tasktable: Path = Field(description="RS tasktable JSON, relative to the processors file")
+    pipeline: str | None = None
+    unit: str | None = None
+    mode: str | None = Field(None, description="processing mode (tasktable product uses name their modes)")
+    modules: dict[str, str] = Field(
+        default_factory=dict, description="unit name -> module, over the tasktable's"
+    )
+    input: str | None = Field(
+        None, description="pipeline input fed by the driving item (default: the only one)"
+    )
+    input_collections: list[str] = Field(default_factory=list, description="collections of the driving items")
+    input_product_types: list[str] = Field(default_factory=list)
+    driven_by: str = Field("zarr_products", description="asset whose partitions' items drive it")
+    outputs: dict[str, str] = Field(
+        default_factory=dict, description="output product type (or *) -> collection"
+    )
+    adf_collections: dict[str, str] = Field(
+        default_factory=dict, description="ADF product type (or *) -> collection"
+    )
+    parameters: dict[str, Any] = Field(default_factory=dict, description="passed to every processing unit")
+    systematic: bool = Field(
+        True, description="run when a driving item is published (declarative automation)"
+    )
+    timeout_seconds: float = Field(3600.0, gt=0)
+
+    def processor(self, base: Path) -> Processor:
+        """The core processor; its tasktable is read and its configured run planned, or the error names it."""
+        from .core.output_rules import OutputRule
+
+        path = self.tasktable if self.tasktable.is_absolute() else base / self.tasktable
+        try:
+            processor = Processor(
+                name=self.name,
+                tasktable=load_tasktable(path),
+                pipeline=self.pipeline,
+                unit=self.unit,
+                mode=self.mode,
+                modules=dict(self.modules),
+                outputs=[OutputRule(k, v or None) for k, v in self.outputs.items()],
+                adf_collections=dict(self.adf_collections),
+                parameters=dict(self.parameters),
+                timeout_seconds=self.timeout_seconds,
+            )
+            plan = processor.plan()
+        except RsAssetsError as exc:
+            raise ConfigError(f"processor {self.name!r}: {exc}") from None
+        if self.input is not None and self.input not in plan.inputs:
+            raise ConfigError(
+                f"processor {self.name!r}: field input: {self.input!r} is not an input of {plan.label} "
+                f"(inputs: {', '.join(plan.inputs)})"
+            )
+        if self.input is None and len(plan.inputs) != 1:
+            raise ConfigError(
+                f"processor {self.name!r}: field input: {plan.label} takes {len(plan.inputs)} inputs "
+                f"({', '.join(plan.inputs)}); name the one its driving items feed"
+            )
+        return processor
+
+    def driving_input(self, processor: Processor) -> str:
+        return self.input or processor.plan().inputs[0]
+
+
+class ProcessorsFile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    processors: list[ProcessorSettings] = Field(default_factory=list)
+    base: Path = Field(Path("."), exclude=True)
+
+    @model_validator(mode="after")
+    def _unique(self) -> ProcessorsFile:
+        names = [p.name for p in self.processors]
+        repeated = sorted({n for n in names if names.count(n) > 1})
+        if repeated:
+            raise ValueError(f"processor names must be unique; repeated: {', '.join(repeated)}")
+        return self
+
+    def settings(self, name: str) -> ProcessorSettings:
+        for processor in self.processors:
+            if processor.name == name:
+                return processor
+        known = ", ".join(p.name for p in self.processors) or "none"
+        raise ConfigError(f"unknown processor {name!r}; configured processors: {known}")
+
+    def processor(self, name: str) -> Processor:
+        return self.settings(name).processor(self.base)
+
+
+def load_processors_file(path: str | Path) -> ProcessorsFile:
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text()) or {}
+    except FileNotFoundError:
+        raise ConfigError(f"processors file {path} does not exist") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"processors file {path} is not valid YAML: {exc}") from None
+    try:
+        processors = ProcessorsFile.model_validate(raw)
+    except ValidationError as exc:
+        entries = raw.get("processors") if isinstance(raw, dict) else None
+        problems = []
+        for error in exc.errors():
+            loc = list(error["loc"])
+            where = ""
+            if len(loc) >= 2 and loc[0] == "processors" and isinstance(loc[1], int):
+                entry = entries[loc[1]] if isinstance(entries, list) and loc[1] < len(entries) else None
+                name = entry.get("name") if isinstance(entry, dict) else None
+                where = f"processor {name!r}" if name else f"processor entry {loc[1] + 1}"
+                loc = loc[2:]
+            field = ".".join(str(p) for p in loc) or "<entry>"
+            problems.append(f"{where + ': ' if where else ''}field {field}: {error['msg']}")
+        raise ConfigError(f"processors file {path}: " + "; ".join(problems)) from None
+    processors.base = path.parent
+    for processor in processors.processors:
+        processor.processor(processors.base)
+    return processors
+
+
+DEFAULT_PROCESSORS = Path(__file__).parent / "data" / "processors.yaml"
 SIMULATOR_SECRET_ENV = "RS_SIMULATOR_CLIENT_SECRET"
 SIMULATOR_PASSWORD_ENV = "RS_SIMULATOR_PASSWORD"
 
@@ -190,6 +316,7 @@ class Settings(BaseModel):
     catalog_owner: str = "copernicus"
     catalog_owner_prefix: bool = True
     dask_scheduler: str | None = None
+    processors_file: Path | None = None
 
     @model_validator(mode="after")
     def _production_needs_stations(self) -> Settings:
@@ -205,6 +332,9 @@ class Settings(BaseModel):
         if self.stations_file is not None:
             return load_stations_file(self.stations_file)
         return simulator_stations(self.simulator_url)
+
+    def processors(self) -> ProcessorsFile:
+        return load_processors_file(self.processors_file or DEFAULT_PROCESSORS)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -223,6 +353,7 @@ class Settings(BaseModel):
             "catalog_owner": "RS_ASSETS_OWNER",
             "catalog_owner_prefix": "RS_ASSETS_OWNER_PREFIX",
             "dask_scheduler": "RS_ASSETS_DASK_SCHEDULER",
+            "processors_file": "RS_ASSETS_PROCESSORS_FILE",
         }
         values = {field: environ[var] for field, var in names.items() if environ.get(var)}
         try:

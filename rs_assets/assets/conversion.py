@@ -14,7 +14,7 @@ from rs_assets.core.conversion import (
     requested_item,
     staged_or_stage,
 )
-from rs_assets.core.manifest import manifest_key, read_manifest
+from rs_assets.core.manifest import ManifestEntry, manifest_key, merge, read_manifest, write_manifest
 from rs_assets.core.products import TaskFactory
 from rs_assets.core.stac_mapping import CollectionNames
 from rs_assets.resources import CatalogResource, ConversionResource, ObjectStorage, StationsResource
@@ -99,8 +99,15 @@ def build_conversion(
         report = conv.convert_many(
             staged, Progress(context.log, len(staged), f"convert {context.partition_key}")
         )
+        # What this day converted, for the assets its products drive (processing).
+        converted = manifest_key("zarr_products", context.partition_key)
+        if report.converted:
+            previous = read_manifest(conv.store, storage.bucket, converted)
+            fresh = [ManifestEntry(c.collection, c.item) for c in report.converted]
+            write_manifest(conv.store, storage.bucket, converted, merge(previous, fresh))
         metadata = conversion_metadata(report, conv.catalog) | {
-            "already_converted": dg.MetadataValue.int(already)
+            "already_converted": dg.MetadataValue.int(already),
+            "manifest": dg.MetadataValue.path(f"s3://{storage.bucket}/{converted}"),
         }
         fail_on(
             report.failures, f"{len(report.failures)} of {len(staged)} products were not converted", metadata

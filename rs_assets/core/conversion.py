@@ -32,7 +32,7 @@ from .models import Product
 from .normalization import archive_assets, normalize_item
 from .object_store import ObjectStore, split_href
 from .odata import F
-from .product_types import canonical_eopf_type
+from .output_rules import OutputRule, default_output_collection, resolve_output_collection
 from .publication import publish
 from .quicklook import quicklook_png
 from .staging import StageTask, stage_all
@@ -200,37 +200,6 @@ def _upload_quicklook(store: ObjectStore, png: bytes | None, bucket: str, store_
 def run_job_on_worker(job: ConversionJob, endpoint: S3Endpoint) -> WrittenStore:
     """What a Dask worker runs: its own S3 client, the same job."""
     return run_job(job, endpoint.store())
-
-
-@dataclass(frozen=True)
-class OutputRule:
-    """Seed 003's generated-product mapping: an EOPF type (or ``*``) and the collection to publish it to."""
-
-    product_type: str
-    collection: str | None = None
-
-
-def resolve_output_collection(eopf_type: str, rules: Sequence[OutputRule], default: str) -> str:
-    """Exact type first, then a ``*`` rule, which must name its collection; no rules: ``default``."""
-    if not rules:
-        return default
-    wanted = canonical_eopf_type(eopf_type)
-    for rule in rules:
-        if canonical_eopf_type(rule.product_type) == wanted:
-            return rule.collection or default
-    for rule in rules:
-        if rule.product_type == "*":
-            if not rule.collection:
-                raise RsAssetsError(f"output rule '*' must name a collection (needed for {eopf_type})")
-            return rule.collection
-    raise RsAssetsError(
-        f"no output collection for {eopf_type}: rules cover {', '.join(r.product_type for r in rules)}"
-    )
-
-
-def default_output_collection(eopf_type: str) -> str:
-    """RS default: converted products per EOPF type (``S01SIWGRD`` -> ``s01siwgrd``)."""
-    return canonical_eopf_type(eopf_type).lower().rstrip("_")
 
 
 def safe_directory(item: Item) -> tuple[str, str, str]:

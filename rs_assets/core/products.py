@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Literal
 
 from .bucket_rules import BucketRules
 from .catalog import Catalog
@@ -50,13 +51,17 @@ def published_on(day: date, product_types: Sequence[str] = (), missions: Sequenc
 
 @dataclass(frozen=True)
 class ValCoverWindow:
-    """LatestValCover/ValCover selection (DESIGN 2.4): validity strictly contains [start - dTa, end + dTb]."""
+    """LatestValCover/ValCover selection (DESIGN 2.4): validity strictly contains [start - dTa, end + dTb].
+
+    ``relation="intersects"`` is the ValIntersect variant some tasktable queries use: validity overlaps it.
+    """
 
     start: datetime
     end: datetime
     product_type: str
     delta_before: float = 0.0
     delta_after: float = 0.0
+    relation: Literal["contains", "intersects"] = "contains"
 
     def __post_init__(self) -> None:
         if self.end < self.start:
@@ -73,10 +78,11 @@ class ValCoverWindow:
         return self.end + timedelta(seconds=self.delta_after)
 
     def odata(self) -> Expr:
+        contains = self.relation == "contains"
         expr = all_of(
             AttributeEquals("productType", self.product_type),
-            F("ContentDate/Start").lt(self.covered_from),
-            F("ContentDate/End").gt(self.covered_to),
+            F("ContentDate/Start").lt(self.covered_from if contains else self.covered_to),
+            F("ContentDate/End").gt(self.covered_to if contains else self.covered_from),
         )
         assert expr is not None
         return expr
@@ -88,7 +94,7 @@ class ValCoverWindow:
             "args": [
                 {"op": "=", "args": [{"property": "product:type"}, self.product_type]},
                 {
-                    "op": "t_contains",
+                    "op": "t_contains" if self.relation == "contains" else "t_intersects",
                     "args": [
                         {"interval": [{"property": "start_datetime"}, {"property": "end_datetime"}]},
                         {"interval": [_ms(self.covered_from), _ms(self.covered_to)]},

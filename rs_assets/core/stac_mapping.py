@@ -29,6 +29,8 @@ _SATELLITE = re.compile(r"^S(?P<mission>[1-9])(?P<unit>[A-Z])$")
 
 @dataclass(frozen=True)
 class Platform:
+    """A Sentinel satellite; ``unit`` is empty for products of a whole mission (a DEM, a mission ADF)."""
+
     mission: int
     unit: str
 
@@ -56,7 +58,12 @@ def platform_of_product(product: Product) -> Platform:
     short_match = re.search(r"(\d)", short)
     if short_match and re.fullmatch(r"[A-Za-z]", serial):
         return Platform(int(short_match[1]), serial.upper())
-    return platform_of_satellite(product.Name[:3])
+    try:
+        return platform_of_satellite(product.Name[:3])
+    except RsAssetsError:
+        if short_match and not serial:  # a product of the whole mission
+            return Platform(int(short_match[1]), "")
+        raise
 
 
 @dataclass(frozen=True)

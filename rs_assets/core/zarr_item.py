@@ -18,6 +18,20 @@ from .object_store import ObjectStore
 Item = dict[str, Any]
 PLACEHOLDERS = frozenset({"null", "MISSING"})
 ZARR_MEDIA_TYPE = "application/vnd+zarr"
+# What a store made from an item keeps of it when its own metadata does not say.
+INHERITED = frozenset(
+    {
+        "datetime",
+        "start_datetime",
+        "end_datetime",
+        "platform",
+        "constellation",
+        "instruments",
+        "sat:absolute_orbit",
+        "sat:relative_orbit",
+        "sat:orbit_state",
+    }
+)
 
 
 def read_stac_discovery(store: ObjectStore, bucket: str, store_key: str) -> dict[str, Any]:
@@ -91,6 +105,56 @@ def bbox_of(geometry: dict[str, Any]) -> list[float]:
     return [min(xs), min(ys), max(xs), max(ys)]
 
 
+def store_item(
+    discovery: dict[str, Any] | None,
+    *,
+    item_id: str,
+    store_href: str,
+    product_type: str,
+    fallback: Item,
+    links: list[dict[str, Any]],
+    assets: dict[str, Any] | None = None,
+) -> Item:
+    """The item of the Zarr store at ``store_href``, from the ``stac_discovery`` its writer put in it.
+
+    What the store does not say usably (geometry, times, platform) is taken from ``fallback``, the item it was
+    made from; a store and a fallback without a usable geometry is an error.
+    """
+    source = without_placeholders(copy.deepcopy(discovery or {}))
+    geometry = source.get("geometry")
+    if not usable_geometry(geometry) and usable_geometry(fallback.get("geometry")):
+        geometry = fallback["geometry"]
+    if not usable_geometry(geometry):
+        raise RsAssetsError(f"{item_id}: neither the store nor {fallback.get('id')} has a usable geometry")
+    inherited = {k: v for k, v in fallback.get("properties", {}).items() if k in INHERITED}
+    properties = {**inherited, **source.get("properties", {}), "product:type": product_type}
+    root = store_href.rstrip("/")
+    all_assets: dict[str, Any] = {
+        "product": {"href": root, "title": item_id, "type": ZARR_MEDIA_TYPE, "roles": ["data", "metadata"]},
+        **(assets or {}),
+    }
+    for key, asset in source.get("assets", {}).items():
+        href = str(asset.get("href", ""))
+        if not href.startswith("/"):
+            continue
+        all_assets[key] = {**asset, "href": f"{root}{href}", "type": ZARR_MEDIA_TYPE, "roles": ["data"]}
+    return {
+        "type": "Feature",
+        "stac_version": source.get("stac_version", "1.1.0"),
+        "stac_extensions": sorted(set(source.get("stac_extensions", []))),
+        "id": item_id,
+        "geometry": geometry,
+        "bbox": bbox_of(geometry),
+        "properties": properties,
+        "links": links,
+        "assets": all_assets,
+    }
+
+
+def derived_from_link(href: str) -> dict[str, str]:
+    return {"rel": "derived_from", "href": href, "type": "application/geo+json"}
+
+
 def converted_item(
     discovery: dict[str, Any],
     *,
@@ -101,26 +165,8 @@ def converted_item(
     derived_from: str,
     quicklook: str | None = None,
 ) -> Item:
-    """The item to publish for a store at ``store_href`` (``s3://bucket/.../NAME.zarr``)."""
-    source = without_placeholders(copy.deepcopy(discovery))
-    geometry = source.get("geometry")
-    if not usable_geometry(geometry) and usable_geometry(staged_item.get("geometry")):
-        geometry = staged_item["geometry"]
-    if not usable_geometry(geometry):
-        raise RsAssetsError(
-            f"{store_name}: neither the converted product nor {staged_item['id']} has a usable geometry"
-        )
-    properties = dict(source.get("properties", {}))
-    properties["product:type"] = product_type
-    root = store_href.rstrip("/")
-    assets: dict[str, Any] = {
-        "product": {
-            "href": root,
-            "title": store_name,
-            "type": ZARR_MEDIA_TYPE,
-            "roles": ["data", "metadata"],
-        }
-    }
+    """The item to publish for a converted store at ``store_href`` (``s3://bucket/.../NAME.zarr``)."""
+    assets = {}
     if quicklook:
         assets["quicklook"] = {
             "href": quicklook,
@@ -128,19 +174,12 @@ def converted_item(
             "type": "image/png",
             "roles": ["overview", "visual"],
         }
-    for key, asset in source.get("assets", {}).items():
-        href = str(asset.get("href", ""))
-        if not href.startswith("/"):
-            continue
-        assets[key] = {**asset, "href": f"{root}{href}", "type": ZARR_MEDIA_TYPE, "roles": ["data"]}
-    return {
-        "type": "Feature",
-        "stac_version": source.get("stac_version", "1.1.0"),
-        "stac_extensions": sorted(set(source.get("stac_extensions", []))),
-        "id": store_name,
-        "geometry": geometry,
-        "bbox": bbox_of(geometry),
-        "properties": properties,
-        "links": [{"rel": "derived_from", "href": derived_from, "type": "application/geo+json"}],
-        "assets": assets,
-    }
+    return store_item(
+        discovery,
+        item_id=store_name,
+        store_href=store_href,
+        product_type=product_type,
+        fallback={"id": staged_item["id"], "geometry": staged_item.get("geometry")},
+        links=[derived_from_link(derived_from)],
+        assets=assets,
+    )

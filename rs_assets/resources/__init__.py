@@ -3,7 +3,15 @@
 from .catalog import CatalogResource
 from .conversion import ConversionResource
 from .dask import dask_for
+from .processing import ProcessingResource
 from .stations import StationsResource
 from .storage import ObjectStorage
 
-__all__ = ["CatalogResource", "ConversionResource", "ObjectStorage", "StationsResource", "dask_for"]
+__all__ = [
+    "CatalogResource",
+    "ConversionResource",
+    "ObjectStorage",
+    "ProcessingResource",
+    "StationsResource",
+    "dask_for",
+]

@@ -6,9 +6,10 @@ import dagster as dg
 from rs_assets.resources.catalog import CatalogResource
 from rs_assets.resources.conversion import ConversionResource
 from rs_assets.resources.dask import dask_for
+from rs_assets.resources.processing import ProcessingResource
 from rs_assets.resources.stations import StationsResource
 from rs_assets.resources.storage import DEFAULT_RULES, ObjectStorage
-from rs_assets.settings import Settings
+from rs_assets.settings import DEFAULT_PROCESSORS, Settings
 
 
 def build_resources(settings: Settings, secret: Callable[[str], Any] = dg.EnvVar) -> dict[str, Any]:
@@ -43,5 +44,6 @@ def build_resources(settings: Settings, secret: Callable[[str], Any] = dg.EnvVar
         ),
         "catalog": catalog,
         "conversion": ConversionResource(),
+        "processing": ProcessingResource(processors_file=str(settings.processors_file or DEFAULT_PROCESSORS)),
         "dask": dask_for(settings.dask_scheduler),
     }

@@ -53,9 +53,9 @@ class SimStation(BaseModel):
     products_per_day: int = Field(20, ge=0)
     days: int = Field(2, ge=1)
     product_scale: float = Field(1.0, gt=0)
-    # PRIP: real SAFE products (rs_assets.simulator.samples), zipped, published an hour before history ends,
-    # or that many seconds after the live start when ``samples_after`` is set.
-    samples: list[Literal["s1-grdh"]] = Field(default_factory=list)
+    # Real data (rs_assets.simulator.samples): a PRIP serves SAFE products zipped, an AUXIP the DEM as an AUX
+    # product; published an hour before history ends, or that many seconds after the live start (``samples_after``).
+    samples: list[Literal["s1-grdh", "dem-rome"]] = Field(default_factory=list)
     samples_after: float | None = Field(None, ge=0)
 
 
@@ -125,7 +125,7 @@ def default_config(*, live: bool = True, chunk_size: int = 8 * 1024 * 1024) -> S
                 live_every=150.0 if live else None,
                 live_duration=60.0,
             ),
-            SimStation(name="ADGS", kind="auxip", products_per_day=15, days=2),
+            SimStation(name="ADGS", kind="auxip", products_per_day=15, days=2, samples=["dem-rome"]),
             # Only real SAFE products: generated stand-ins would fail conversion in the demo.
             SimStation(
                 name="PRIP",

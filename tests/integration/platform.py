@@ -14,6 +14,7 @@ from rs_assets.resources import (
     CatalogResource,
     ConversionResource,
     ObjectStorage,
+    ProcessingResource,
     StationsResource,
     dask_for,
 )
@@ -83,6 +84,7 @@ class Platform:
         *,
         catalog_url: str | None = None,
         conversion: dict[str, object] | None = None,
+        processing: dict[str, object] | None = None,
         dask_scheduler: str | None = None,
     ) -> dict[str, object]:
         url = catalog_url or self.catalog_url
@@ -104,6 +106,7 @@ class Platform:
             ),
             "catalog": catalog,
             "conversion": ConversionResource(**(conversion or {})),  # type: ignore[arg-type]
+            "processing": ProcessingResource(**({"adf_poll_seconds": 0.5} | (processing or {}))),  # type: ignore[arg-type]
             "dask": dask_for(dask_scheduler),
         }
 
