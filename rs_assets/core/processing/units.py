@@ -60,9 +60,13 @@ class UnitPlan:
         return list(dict.fromkeys(name for unit in self.units for name in unit.adfs))
 
     @property
-    def label(self) -> str:
+    def run(self) -> str:
         what = f"pipeline {self.pipeline}" if self.pipeline else f"unit {self.unit}"
-        return f"{self.tasktable.name} {self.tasktable.version}, {what}, mode {self.mode or 'always'}"
+        return f"{what}, mode {self.mode or 'always'}"
+
+    @property
+    def label(self) -> str:
+        return f"{self.tasktable.name} {self.tasktable.version}, {self.run}"
 
     def rows(self) -> list[dict[str, Any]]:
         return [
@@ -108,7 +112,7 @@ def build_units(
     plan = UnitPlan(tasktable, pipeline, unit, mode, tuple(planned))
     if not plan.outputs:
         modes = ", ".join(tasktable.modes) or "always"
-        raise _fail(tasktable, f"{plan.label.split(', ', 1)[1]} produces no output (modes: {modes})")
+        raise _fail(tasktable, f"{plan.run} produces no output (modes: {modes})")
     return plan
 
 
