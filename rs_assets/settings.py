@@ -183,7 +183,7 @@ class ProcessorSettings(BaseModel):
         """The core processor; its tasktable is read and its configured run planned, or the error names it."""
         from .core.output_rules import OutputRule
 
-        path = self.tasktable if self.tasktable.is_absolute() else base / self.tasktable
+        path = (self.tasktable if self.tasktable.is_absolute() else base / self.tasktable).resolve()
         try:
             processor = Processor(
                 name=self.name,

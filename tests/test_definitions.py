@@ -5,8 +5,11 @@ from __future__ import annotations
 import importlib
 import sys
 import warnings
+from pathlib import Path
 
 import dagster as dg
+import pytest
+import yaml
 
 
 def _load_fresh() -> dg.Definitions:
@@ -43,7 +46,7 @@ def test_station_sources_and_resources_are_wired() -> None:
     defs = _load_fresh()
     keys = {key.to_user_string() for key in defs.resolve_asset_graph().get_all_asset_keys()}
     assert {"station/INS", "station/MPS", "station/ADGS", "station/PRIP"} <= keys
-    assert {"stations", "storage", "catalog", "conversion", "dask"} <= set(defs.resources or {})
+    assert {"stations", "storage", "catalog", "conversion", "processing", "dask"} <= set(defs.resources or {})
 
 
 def test_every_asset_family_is_in_the_graph() -> None:
@@ -54,6 +57,9 @@ def test_every_asset_family_is_in_the_graph() -> None:
     assert {"prip_products", "prip_catalog", "prip_safe", "zarr_products"} <= keys
     parents = {k.to_user_string() for k in graph.get(dg.AssetKey("zarr_products")).parent_keys}
     assert parents == {"prip_safe"}
+    processed = graph.get(dg.AssetKey("processed_s1_terrain_correction"))
+    assert {k.to_user_string() for k in processed.parent_keys} == {"zarr_products"}
+    assert processed.partitions_def == graph.get(dg.AssetKey("zarr_products")).partitions_def
 
 
 def test_code_location_name_is_the_same_everywhere() -> None:
@@ -77,3 +83,47 @@ def test_session_runs_do_not_carry_the_eviction_watch() -> None:
     """The watch covers every session on its own schedule; inside each session's run it would fail that run."""
     job = _load_fresh().resolve_job_def("cadip_session_staging")
     assert [node for node in job.graph.node_dict if "eviction" in node] == []
+
+
+def test_a_processor_driven_by_an_asset_that_does_not_exist_is_named(tmp_path: Path) -> None:
+    from rs_assets.core.errors import ConfigError
+    from rs_assets.definitions import build_definitions
+    from rs_assets.settings import DEFAULT_PROCESSORS, Settings
+
+    shipped = yaml.safe_load(DEFAULT_PROCESSORS.read_text())["processors"][0]
+    tasktable = (DEFAULT_PROCESSORS.parent / shipped["tasktable"]).resolve()
+    path = tmp_path / "processors.yaml"
+    path.write_text(
+        yaml.safe_dump({"processors": [shipped | {"tasktable": str(tasktable), "driven_by": "sar_products"}]})
+    )
+    with pytest.raises(
+        ConfigError, match="processor 's1_terrain_correction': field driven_by: no asset 'sar_products'"
+    ):
+        build_definitions(Settings(processors_file=path))
+
+
+@pytest.mark.parametrize(
+    ("entry", "expected"),
+    [
+        ({"name": "Bad Name"}, "processor 'Bad Name': field name: String should match pattern"),
+        ({"mode": "sar"}, "processor 's1_terrain_correction': tasktable .* unknown processing mode 'sar'"),
+        (
+            {"tasktable": "missing.json"},
+            r"processor 's1_terrain_correction': tasktable .*missing.json does not exist",
+        ),
+        ({"input": "GRD"}, "field input: 'GRD' is not an input of"),
+        ({"systematic": "sometimes"}, "field systematic: Input should be a valid boolean"),
+    ],
+)
+def test_a_bad_processors_file_names_the_processor_and_field(
+    tmp_path: Path, entry: dict, expected: str
+) -> None:
+    from rs_assets.core.errors import ConfigError
+    from rs_assets.settings import DEFAULT_PROCESSORS, load_processors_file
+
+    shipped = yaml.safe_load(DEFAULT_PROCESSORS.read_text())["processors"][0]
+    shipped["tasktable"] = str((DEFAULT_PROCESSORS.parent / shipped["tasktable"]).resolve())
+    path = tmp_path / "processors.yaml"
+    path.write_text(yaml.safe_dump({"processors": [shipped | entry]}))
+    with pytest.raises(ConfigError, match=expected):
+        load_processors_file(path)

@@ -161,8 +161,9 @@ def backfill(asset: str, start: str, end: str, url: str, wait: bool, poll: float
 
 def _register_operations() -> None:
     from rs_assets.cli.operations import COMMANDS
+    from rs_assets.cli.processing import process_group
 
-    for command in COMMANDS:
+    for command in [*COMMANDS, process_group]:
         main.add_command(command)
 
 

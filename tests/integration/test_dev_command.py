@@ -226,7 +226,8 @@ def _catalog_counts(data_dir: str) -> dict[str, int]:
 
 
 def test_the_live_demo_stages_converts_and_publishes(dev: dict[str, int]) -> None:
-    """What the README promises a newcomer within minutes, without editing anything."""
+    """What the README promises a newcomer within minutes, without editing anything: sessions, AUX files, and the
+    PRIP's real product converted to Zarr, then terrain-corrected with the DEM the AUXIP publishes."""
     _graphql(dev["ui"], time.monotonic() + 300, dev["log"], dev["pid"])  # type: ignore[arg-type]
     deadline = time.monotonic() + 480
     seen: dict[str, object] = {}
@@ -245,6 +246,10 @@ def test_the_live_demo_stages_converts_and_publishes(dev: dict[str, int]) -> Non
             "product converted": any(
                 (m.get("converted") or 0) > 0 for m in _materializations(dev["ui"], "zarr_products")
             ),
+            "product terrain-corrected": any(
+                (m.get("outputs_published") or 0) > 0
+                for m in _materializations(dev["ui"], "processed_s1_terrain_correction")
+            ),
         }
         if all(seen.values()):
             break
@@ -252,6 +257,7 @@ def test_the_live_demo_stages_converts_and_publishes(dev: dict[str, int]) -> Non
     assert all(seen.values()), f"{seen}\n{Path(dev['log']).read_text()[-3000:]}"  # type: ignore[arg-type]
     counts = _catalog_counts(dev["data"])  # type: ignore[arg-type]
     assert counts.get("copernicus:s01siwgrd") == 1, counts
+    assert counts.get("copernicus:s01siwgtc") == 1, counts
     assert counts.get("copernicus:s01-cadip-session", 0) >= 1, counts
     assert sum(n for c, n in counts.items() if c.endswith("-aux")) >= 1, counts
 

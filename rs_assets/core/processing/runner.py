@@ -17,8 +17,16 @@ from typing import Any
 
 from ..errors import RsAssetsError
 
-# eopf warns for every S3 path whose storage options carry no keys; leaving them out is deliberate (payload).
-QUIET = ("Missing S3 configuration parameter(s)",)
+# Lines that say nothing about the run: eopf warns for every S3 path whose storage options carry no keys (left
+# out on purpose, see payload), and s3fs leaves its aiohttp sessions to the interpreter's exit.
+QUIET = (
+    "Missing S3 configuration parameter(s)",
+    "Unclosed client session",
+    "Unclosed connector",
+    "client_session: <aiohttp",
+    "connections: ['deque(",
+    "connector: <aiobotocore",
+)
 
 
 class ProcessorFailed(RsAssetsError):
