@@ -35,9 +35,14 @@ def processing_metadata(outcomes: list[Outcome], failures: list[str], catalog: A
         for adf in o.adfs
         for attempt in adf.attempts
     ]
-    timings = ["| input | ADFs s | run s | publish s | total s |", "| --- | ---: | ---: | ---: | ---: |"] + [
-        f"| {o.request.inputs[0].item_id} | {o.seconds.get('adfs', 0):.2f} | {o.seconds.get('run', 0):.2f} | "
-        f"{o.seconds.get('publish', 0):.2f} | {o.seconds.get('total', 0):.2f} |"
+    phases = ("adfs", "fetch", "run", "upload", "publish", "total")
+    timings = [
+        "| input | ADFs s | fetch s | run s | upload s | publish s | total s |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ] + [
+        f"| {o.request.inputs[0].item_id} | "
+        + " | ".join(f"{o.seconds.get(p, 0):.2f}" for p in phases)
+        + " |"
         for o in ran
     ]
     metadata: dict[str, Any] = {
@@ -94,7 +99,7 @@ def _driving_entries(settings: ProcessorSettings, entries: list[ManifestEntry]) 
 
 
 def build_processor(
-    settings: ProcessorSettings, processor: Processor, driving: dg.AssetsDefinition
+    settings: ProcessorSettings, processor: Processor, driving: dg.AssetsDefinition | dg.AssetSpec
 ) -> dg.AssetsDefinition:
     """``processed_{name}``: for each item the driving asset published in the partition, one processor run."""
     name = processed_asset_name(settings.name)
@@ -120,7 +125,7 @@ def build_processor(
         processing: ProcessingResource,
         dask: dg.ResourceParam[Any],
     ) -> dg.MaterializeResult:
-        run = processing.processing(storage, catalog, stations, dask)
+        run = processing.processing(storage, catalog, stations, getattr(dask, "client", None))
         configured = processing.processor(settings.name)
         plan = configured.plan()
         store = storage.store()
@@ -195,7 +200,7 @@ def process_products(
 ) -> dg.Output[list[str]]:
     try:
         request = request_of(config, processing.processor(config.processor))
-        run = processing.processing(storage, catalog, stations, dask)
+        run = processing.processing(storage, catalog, stations, getattr(dask, "client", None))
         outcome = run.run(request, context.log.info)
     except RsAssetsError as exc:
         raise dg.Failure(str(exc)) from None

@@ -139,7 +139,6 @@ def run_command(
 ) -> None:
     """Run PROCESSOR (a configured one) on catalog items against the configured platform; publish its outputs."""
     from rs_assets.core.processing.process import Request, parse_input
-    from rs_assets.settings import Settings
 
     collections = _pairs(outputs, "--output")
     res = resources()
@@ -153,8 +152,7 @@ def run_command(
             {"start_datetime": start, "end_datetime": end, "satellite": satellite},
             collections,
         )
-        run = res["processing"].processing(res["storage"], res["catalog"], res["stations"])
-        run.dask_address = Settings.from_env().dask_scheduler
+        run = res["processing"].processing(res["storage"], res["catalog"], res["stations"], _dask_client())
         with progress_bar(f"{processor} on {request.inputs[0].item_id}", quiet=as_json) as (
             set_total,
             advance,
@@ -197,3 +195,15 @@ def run_command(
         f"payload {outcome.payload_href}"
     )
     emit(as_json, payload, rows, summary)
+
+
+def _dask_client() -> Any:
+    """A Dask client when ``RS_ASSETS_DASK_SCHEDULER`` names a cluster, as the code location's resource has."""
+    from rs_assets.settings import Settings
+
+    address = Settings.from_env().dask_scheduler
+    if not address:
+        return None
+    from distributed import Client
+
+    return Client(address)

@@ -39,11 +39,10 @@ from .staging import StageTask, stage_all
 from .station import StationClient
 from .timeutil import format_stac_datetime, utcnow
 from .transfer import Transfer
+from .trees import fetch_tree, upload_store
 from .zarr_item import converted_item, read_stac_discovery
 
 Item = dict[str, Any]
-ROOT_METADATA = frozenset({"zarr.json", ".zattrs", ".zgroup", ".zmetadata"})
-PARALLEL_IO = 16
 
 
 @dataclass(frozen=True)
@@ -88,49 +87,6 @@ class WrittenStore:
         return f"s3://{self.bucket}/{self.key}"
 
 
-def _fetch_prefix(store: ObjectStore, bucket: str, prefix: str, target: Path) -> int:
-    """Every object under ``prefix`` into ``target``, each checked against its listed size."""
-    objects = {o.key: o for o in store.list(bucket, prefix) if not o.key.endswith("/")}
-    if not objects:
-        raise RsAssetsError(f"no objects under s3://{bucket}/{prefix}: the staged product is missing")
-
-    def fetch(info: Any) -> int:
-        relative = info.key[len(prefix) :]
-        if relative.startswith("/") or ".." in Path(relative).parts:
-            raise RsAssetsError(f"refusing object key {info.key!r}: it escapes the product directory")
-        local = target / relative
-        local.parent.mkdir(parents=True, exist_ok=True)
-        with local.open("wb") as handle:
-            store.download_to(bucket, info.key, handle)
-        if local.stat().st_size != info.size:
-            raise RsAssetsError(
-                f"s3://{bucket}/{info.key}: fetched {local.stat().st_size} bytes, the listing says {info.size}"
-            )
-        return info.size
-
-    with ThreadPoolExecutor(PARALLEL_IO) as pool:
-        return sum(pool.map(fetch, objects.values()))
-
-
-def upload_store(store: ObjectStore, local: Path, bucket: str, key: str) -> tuple[int, int]:
-    """Upload a store directory with its root metadata last; objects a previous write left are removed."""
-    files = sorted(p for p in local.rglob("*") if p.is_file())
-    roots = [p for p in files if p.parent == local and p.name in ROOT_METADATA]
-    body = [p for p in files if p not in roots]
-
-    def put(path: Path) -> int:
-        return store.upload_file(bucket, f"{key}/{path.relative_to(local).as_posix()}", str(path)).size
-
-    with ThreadPoolExecutor(PARALLEL_IO) as pool:
-        earlier = pool.submit(lambda: [o.key for o in store.list(bucket, f"{key}/")])
-        size = sum(pool.map(put, body))
-    size += sum(put(p) for p in roots)
-    written = {f"{key}/{p.relative_to(local).as_posix()}" for p in files}
-    for stale in [k for k in earlier.result() if k not in written]:
-        store.delete(bucket, stale)
-    return len(files), size
-
-
 POLARISATION_CODES = ("hh", "hv", "vv", "vh")
 
 
@@ -162,7 +118,7 @@ def run_job(job: ConversionJob, store: ObjectStore) -> WrittenStore:
     try:
         source = tmp / "in" / job.product
         started = time.monotonic()
-        source_bytes = _fetch_prefix(store, job.source_bucket, job.source_prefix, source)
+        source_bytes = fetch_tree(store, job.source_bucket, job.source_prefix, source)
         fetched = time.monotonic()
         with frozen_heap():
             local = converter(source, tmp / "out")

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 from boto3.exceptions import S3UploadFailedError
 from botocore.exceptions import ClientError
 
-from .direct_put import DirectPut
+from .direct_s3 import DirectS3
 from .errors import RsAssetsError
 
 if TYPE_CHECKING:
@@ -44,9 +44,9 @@ def split_href(href: str) -> tuple[str, str]:
 
 
 class ObjectStore:
-    """``direct``, when given, carries small PUTs (see ``direct_put``); everything else goes through boto3."""
+    """``direct``, when given, carries small PUTs and GETs (see ``direct_s3``); everything else goes through boto3."""
 
-    def __init__(self, client: Any, direct: DirectPut | None = None):
+    def __init__(self, client: Any, direct: DirectS3 | None = None):
         self.client = client
         self.direct = direct
 
@@ -122,6 +122,9 @@ class ObjectStore:
             raise self._fail("get", bucket, key, exc) from None
 
     def read(self, bucket: str, key: str) -> bytes | None:
+        """A (small) object's bytes, None when there is none."""
+        if self.direct is not None:
+            return self.direct.get(bucket, key)
         try:
             return self.client.get_object(Bucket=bucket, Key=key)["Body"].read()
         except ClientError as exc:

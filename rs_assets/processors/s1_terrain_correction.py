@@ -140,6 +140,19 @@ def _local_dem(adf: Any, folder: Path) -> Path:
     return target
 
 
+def _chunk_size(dem_path: Path, preferred: int = 1024, overlap: int = 128) -> int:
+    """A DEM chunk size whose last chunk is not thinner than the radiometric correction's overlap (sarsen's
+    ``map_overlap`` refuses one), the preferred size when the DEM allows it."""
+    import rasterio
+
+    with rasterio.open(dem_path) as dem:
+        sizes = (dem.width, dem.height)
+    for size in range(preferred, 2 * preferred + 1):
+        if all(n <= size or n % size == 0 or n % size >= overlap for n in sizes):
+            return size
+    return max(sizes)
+
+
 def _footprint(raster: xr.DataArray) -> dict[str, Any]:
     from rasterio.warp import transform_bounds
 
@@ -203,7 +216,8 @@ class TerrainCorrection(EOProcessingUnit):
         node = _product_node(grd)
         measurements = node["measurements"].to_dataset()
         polarization = str(parameters.get("polarization") or measurements.polarization.values[0])
-        dem = scene.open_dem_raster(str(_local_dem(adfs[DEM], EOTemporaryFolder().get())), chunks=1024)
+        dem_path = _local_dem(adfs[DEM], Path(str(EOTemporaryFolder().get())))
+        dem = scene.open_dem_raster(str(dem_path), chunks=_chunk_size(dem_path))
         geocoded, _ = apps.do_terrain_correction(
             _sarsen_product(node, polarization),
             dem,
@@ -212,7 +226,8 @@ class TerrainCorrection(EOProcessingUnit):
             grouping_area_factor=tuple(parameters.get("grouping_area_factor", (3.0, 3.0))),
             seed_step=tuple(parameters["seed_step"]) if parameters.get("seed_step") else None,
         )
-        raster = geocoded.astype(np.float32).rename(mode)
+        # Regular chunks from the first one: Zarr refuses a first chunk smaller than the next (sarsen's may be).
+        raster = geocoded.astype(np.float32).rename(mode).chunk({"y": 1024, "x": 1024})
         raster.attrs = {"long_name": LONG_NAMES[mode], "units": "m2 m-2", "polarization": polarization}
         raster = raster.rio.write_crs(dem.rio.crs)
         tree = xr.DataTree.from_dict({"/measurements": raster.to_dataset()})

@@ -1,10 +1,11 @@
+import os
 from typing import Any
 
 import dagster as dg
 from pydantic import Field
 
+from rs_assets.core.conversion import S3Endpoint
 from rs_assets.core.processing.adfs import AuxipStager
-from rs_assets.core.processing.payload import S3Access
 from rs_assets.core.processing.process import Processing, Processor
 from rs_assets.core.products import aux_task
 from rs_assets.core.stac_mapping import CollectionNames
@@ -33,33 +34,25 @@ class ProcessingResource(dg.ConfigurableResource):
         return self.processors().processor(name)
 
     def processing(
-        self, storage: ObjectStorage, catalog: CatalogResource, stations: StationsResource, dask: Any = None
+        self,
+        storage: ObjectStorage,
+        catalog: CatalogResource,
+        stations: StationsResource,
+        dask_client: Any = None,
     ) -> Processing:
-        """Everything a run needs; with dagster-dask's resource, the processors compute on that cluster."""
-        cat, store, rules = catalog.catalog(), storage.store(), storage.rules()
+        """Everything a run needs; with a Dask client (dagster-dask's resource), each run's job goes to a worker."""
+        cat, rules = catalog.catalog(), storage.rules()
         auxips = [stations.client(s.name) for s in stations.stations().of_kind("auxip")]
-        env = {
-            name: value
-            for name, value in (
-                ("AWS_ACCESS_KEY_ID", storage.aws_access_key_id),
-                ("AWS_SECRET_ACCESS_KEY", storage.aws_secret_access_key),
-                ("AWS_SESSION_TOKEN", storage.aws_session_token),
-                ("AWS_DEFAULT_REGION", storage.region_name),
-            )
-            if value
-        }
-        client = getattr(dask, "client", None)
         return Processing(
-            store=store,
+            store=storage.store(),
             catalog=cat,
             rules=rules,
             owner=catalog.owner,
-            access=S3Access(storage.endpoint_url, storage.region_name),
             stager=AuxipStager(
                 auxips, storage.transfer(), cat, catalog.owner, CollectionNames(), rules, aux_task
             ),
-            work_dir=self.work_dir,
-            dask_address=client.scheduler.address if client is not None else None,
-            env=env,
+            work_dir=self.work_dir or os.environ.get("RS_ASSETS_WORK_DIR"),
+            client=dask_client,
+            endpoint=S3Endpoint(storage.endpoint_url, storage.region_name),
             poll_seconds=self.adf_poll_seconds,
         )

@@ -11,7 +11,7 @@ from pydantic import PrivateAttr
 
 import rs_assets
 from rs_assets.core.bucket_rules import BucketRules
-from rs_assets.core.direct_put import DirectPut
+from rs_assets.core.direct_s3 import DirectS3
 from rs_assets.core.object_store import ObjectStore
 from rs_assets.core.transfer import MiB, Transfer, TransferSettings
 
@@ -72,9 +72,9 @@ class ObjectStorage(S3Resource):
         return self._client
 
     def store(self) -> ObjectStore:
-        return ObjectStore(self.client(), self._direct_put())
+        return ObjectStore(self.client(), self._direct_s3())
 
-    def _direct_put(self) -> DirectPut | None:
+    def _direct_s3(self) -> DirectS3 | None:
         """Small PUTs bypass boto3's pipeline where the endpoint is a URL (SeaweedFS, MinIO, ...)."""
         if not self.endpoint_url:
             return None
@@ -86,7 +86,7 @@ class ObjectStorage(S3Resource):
             )
             if credentials is None:
                 return None
-            self._direct = DirectPut(self.endpoint_url, self.region_name or "us-east-1", credentials)
+            self._direct = DirectS3(self.endpoint_url, self.region_name or "us-east-1", credentials)
         return self._direct
 
     def _profile_credentials(self) -> Credentials | None:

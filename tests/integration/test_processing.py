@@ -24,9 +24,9 @@ from rs_assets.assets.partitions import daily_partitions
 from rs_assets.assets.prip import build_prip
 from rs_assets.assets.processing import build_processing, process_on_demand
 from rs_assets.core.catalog import Catalog, CollectionNaming, SqliteCatalog, StacApiCatalog
-from rs_assets.core.conversion import upload_store
 from rs_assets.core.object_store import ObjectStore, split_href
 from rs_assets.core.stac_mapping import CollectionNames
+from rs_assets.core.trees import upload_store
 from rs_assets.core.zarr_item import converted_item, read_stac_discovery
 from rs_assets.settings import DEFAULT_PROCESSORS, load_processors_file
 from rs_assets.simulator.config import SimStation

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import yaml
 
-from rs_assets.core.processing.payload import OutputTarget, S3Access, build_payload, skeleton
+from rs_assets.core.processing.payload import OutputTarget, build_payload, skeleton
 from rs_assets.core.processing.queries import adf_queries, evaluate, substitute
 from rs_assets.core.processing.tasktable import TasktableError, load_tasktable, parse_tasktable
 from rs_assets.core.processing.units import build_units
@@ -376,22 +376,20 @@ def test_unknown_pipelines_units_and_modes_are_named(request_: dict[str, str], e
 
 
 def target(name: str, item_id: str | None = None) -> OutputTarget:
-    prefix = f"copernicus/{name.lower()}/{item_id or 'scope'}/"
-    path = f"s3://out/{prefix}{item_id}.zarr" if item_id else f"s3://out/{prefix}"
-    return OutputTarget(name, name, name.lower(), "out", prefix, path, item_id)
+    return OutputTarget(
+        name, name, name.lower(), "out", f"copernicus/{name.lower()}/{item_id or 'scope'}/", item_id
+    )
 
 
-def test_the_payload_is_eopfs_format_and_names_no_credential() -> None:
+def test_the_payload_is_eopfs_format_on_local_copies_and_says_where_each_came_from() -> None:
     plan = build_units(parse_tasktable(olci_like(), "olci.json"), mode="nrt")
     payload = build_payload(
         plan,
         inputs={"L0_1": "s3://in/a.zarr", "L0_2": "s3://in/b.zarr", "RAC": "s3://in/c.zarr"},
-        adfs={"ORBIT": "s3://aux/orbit/", "ECMWF": "s3://aux/ecmwf.zarr"},
+        adfs={"ORBIT": "s3://aux/o/orbit/", "ECMWF": "s3://aux/e/ecmwf.zarr"},
         outputs={"S03OLCEFR": target("S03OLCEFR", "EFR_1"), "S03OLCERR": target("S03OLCERR")},
-        access=S3Access("http://127.0.0.1:8333", "us-east-1"),
         modules={"OL1Processor": "s3olci.ol1"},
         parameters={"threads": 2},
-        dask_address="tcp://10.0.0.5:8786",
         run_id="olci:1",
     )
     [step] = payload["workflow"]
@@ -410,32 +408,40 @@ def test_the_payload_is_eopfs_format_and_names_no_credential() -> None:
     io = payload["io"]
     assert io["input_products"][0] == {
         "id": "L0_1",
-        "path": "s3://in/a.zarr",
+        "path": "inputs/L0_1/a.zarr",
         "type": "file",
         "engine": "cpm_zarr",
-        "reader_params": {
-            "consolidate": True,
-            "storage_options": {
-                "client_kwargs": {"endpoint_url": "http://127.0.0.1:8333", "region_name": "us-east-1"}
-            },
-            "use_obstore": False,
+        "reader_params": {"consolidate": True},
+    }
+    assert io["adfs"] == [
+        {"id": "ORBIT", "path": "adfs/ORBIT/orbit"},
+        {"id": "ECMWF", "path": "adfs/ECMWF/ecmwf.zarr"},
+    ]
+    assert io["output_products"][0] == {
+        "id": "S03OLCEFR",
+        "path": "outputs/S03OLCEFR/EFR_1.zarr",
+        "type": "file",
+        "engine": "cpm_zarr",
+        "writer_params": {"mode": "w"},
+    }
+    assert (
+        io["output_products"][1]["type"] == "folder"
+        and io["output_products"][1]["path"] == "outputs/S03OLCERR/"
+    )
+    assert payload["rs_assets"] == {
+        "inputs": {"L0_1": "s3://in/a.zarr", "L0_2": "s3://in/b.zarr", "RAC": "s3://in/c.zarr"},
+        "adfs": {"ORBIT": "s3://aux/o/orbit/", "ECMWF": "s3://aux/e/ecmwf.zarr"},
+        "outputs": {
+            "S03OLCEFR": "s3://out/copernicus/s03olcefr/EFR_1/EFR_1.zarr",
+            "S03OLCERR": "s3://out/copernicus/s03olcerr/scope/",
         },
     }
-    assert io["output_products"][0]["path"] == "s3://out/copernicus/s03olcefr/EFR_1/EFR_1.zarr"
-    assert io["output_products"][0]["writer_params"]["mode"] == "w"
-    assert io["output_products"][1]["type"] == "folder" and io["output_products"][1]["engine"] == "cpm_zarr"
-    assert payload["context_managers"][0]["parameters"] == {
-        "cluster_type": "address",
-        "client_config": {"address": "tcp://10.0.0.5:8786"},
-    }
-    text = json.dumps(payload)
-    assert "key" not in json.loads(text)["io"]["input_products"][0]["reader_params"]["storage_options"]
-    assert "secret" not in text
+    assert "storage_options" not in json.dumps(payload) and "secret" not in json.dumps(payload)
 
 
 def test_the_plan_skeleton_needs_no_service() -> None:
     plan = build_units(load_tasktable(SHIPPED), mode="gtc")
     payload = yaml.safe_load(yaml.safe_dump(skeleton(plan)))
-    assert payload["io"]["input_products"][0]["path"] == "<resolved at run time>"
-    assert payload["io"]["adfs"] == [{"id": "DEM", "path": "<resolved at run time>", "adf_params": {}}]
+    assert payload["rs_assets"]["inputs"] == {"S01SIWGRD": "<resolved at run time>"}
+    assert payload["rs_assets"]["adfs"] == {"DEM": "<resolved at run time>"}
     assert payload["workflow"][0]["mode"] == "gtc"

@@ -1,18 +1,19 @@
 """The EOPF triggering payload of a run: what ``eopf trigger local`` and ``EORunner`` execute.
 
 Format of eopf 3 (``eopf/triggering/example/trigger.yaml``): ``workflow`` (one entry per unit), ``io`` with
-``input_products``/``adfs``/``output_products`` (``engine``, ``reader_params``/``writer_params``/``adf_params``),
-and a Dask context manager when a cluster is configured. The reference writes the section as ``I/O``; eopf 3
-reads ``io``.
+``input_products``/``adfs``/``output_products`` (``engine``, ``reader_params``/``writer_params``/``adf_params``).
+The reference writes the section as ``I/O``; eopf 3 reads ``io``.
 
-A payload names no credential: S3 paths carry only the endpoint and region, and every process that opens them
-(the runner, a Dask worker) takes its keys from its own environment.
+A run reads local copies of its inputs and ADFs and writes its outputs locally (see ``job``), so the paths are
+relative to the run's working directory; the ``rs_assets`` section, which eopf ignores, says which object each
+path is a copy of, or where it is uploaded. A payload names no credential.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import PurePosixPath
 from typing import Any
 
 import yaml
@@ -33,39 +34,38 @@ UNRESOLVED = "<resolved at run time>"
 
 
 @dataclass(frozen=True)
-class S3Access:
-    """Where S3 is, never who we are there."""
-
-    endpoint_url: str | None = None
-    region_name: str | None = None
-
-    def params(self, path: str, *, reading: bool = False) -> dict[str, Any]:
-        if not path.startswith("s3://"):
-            return {}
-        client = {
-            k: v for k, v in (("endpoint_url", self.endpoint_url), ("region_name", self.region_name)) if v
-        }
-        params: dict[str, Any] = {"storage_options": {"client_kwargs": client}} if client else {}
-        if reading and (self.endpoint_url or "").startswith("http://"):
-            params["use_obstore"] = False  # eopf reads S3 through obstore, which refuses plain HTTP endpoints
-        return params
-
-
-@dataclass(frozen=True)
 class OutputTarget:
-    """Where one output goes: a store path for ``filename`` outputs, a folder for ``folder`` ones."""
+    """Where one output goes: a store under ``prefix`` for ``filename`` outputs, stores in it for ``folder`` ones."""
 
     name: str
     product_type: str
     collection: str
     bucket: str
     prefix: str
-    path: str
     item_id: str | None
 
     @property
     def is_folder(self) -> bool:
         return self.item_id is None
+
+    @property
+    def key(self) -> str:
+        """The store's key, or the folder's prefix."""
+        return f"{self.prefix}{self.item_id}.zarr" if self.item_id else self.prefix
+
+    @property
+    def href(self) -> str:
+        return f"s3://{self.bucket}/{self.key}"
+
+    @property
+    def local(self) -> str:
+        """Where the run writes it, relative to its working directory."""
+        return f"outputs/{self.name}/{self.item_id}.zarr" if self.item_id else f"outputs/{self.name}/"
+
+
+def local_copy(kind: str, name: str, href: str) -> str:
+    """Where a run finds its copy of an input or ADF, relative to its working directory."""
+    return f"{kind}/{name}/{PurePosixPath(href.rstrip('/')).name}"
 
 
 def engine_of(entry: IoEntry | None) -> str | None:
@@ -77,24 +77,23 @@ def _path_type(entry: IoEntry | None, default: str = "file") -> str:
     return PATH_TYPES.get(entry.type, default) if entry else default
 
 
-def _input(tasktable: Tasktable, name: str, path: str, access: S3Access) -> dict[str, Any]:
+def _input(tasktable: Tasktable, name: str, path: str) -> dict[str, Any]:
     entry = tasktable.io_entry(name)
     described: dict[str, Any] = {"id": name, "path": path, "type": _path_type(entry)}
     if engine_of(entry):
         described["engine"] = engine_of(entry)
-    reader = {**(entry.store_params if entry else {}), **access.params(path, reading=True)}
-    if reader:
-        described["reader_params"] = reader
+    if entry and entry.store_params:
+        described["reader_params"] = dict(entry.store_params)
     return described
 
 
-def _output(tasktable: Tasktable, target: OutputTarget, access: S3Access) -> dict[str, Any]:
+def _output(tasktable: Tasktable, target: OutputTarget) -> dict[str, Any]:
     entry = tasktable.io_entry(target.name)
-    writer = {**(entry.store_params if entry else {}), **access.params(target.path)}
+    writer = dict(entry.store_params) if entry else {}
     writer["mode"] = WRITE_MODES.get((entry.opening_mode if entry else None) or "", "w")
     return {
         "id": target.name,
-        "path": target.path,
+        "path": target.local,
         "type": "folder" if target.is_folder else "file",
         "engine": engine_of(entry) or "cpm_zarr",
         "writer_params": writer,
@@ -107,13 +106,12 @@ def build_payload(
     inputs: Mapping[str, str],
     adfs: Mapping[str, str],
     outputs: Mapping[str, OutputTarget],
-    access: S3Access = S3Access(),
     modules: Mapping[str, str] | None = None,
     parameters: Mapping[str, Any] | None = None,
-    dask_address: str | None = None,
     run_id: str = "",
 ) -> dict[str, Any]:
-    """The payload for ``plan``: ``inputs``/``adfs`` map io names to paths, ``outputs`` to their targets."""
+    """The payload for ``plan``: ``inputs``/``adfs`` map io names to the objects (hrefs) the run reads a copy
+    of, ``outputs`` to their targets."""
     tasktable = plan.tasktable
     workflow = []
     for unit in plan.units:
@@ -136,7 +134,7 @@ def build_payload(
         if plan.mode:
             step["mode"] = plan.mode
         workflow.append(step)
-    payload: dict[str, Any] = {
+    return {
         "general_configuration": {
             "triggering__id": run_id,
             "triggering__use_basic_logging": True,
@@ -147,22 +145,18 @@ def build_payload(
         },
         "workflow": workflow,
         "io": {
-            "input_products": [_input(tasktable, name, path, access) for name, path in inputs.items()],
-            "adfs": [
-                {"id": name, "path": path, "adf_params": access.params(path)} for name, path in adfs.items()
+            "input_products": [
+                _input(tasktable, name, local_copy("inputs", name, href)) for name, href in inputs.items()
             ],
-            "output_products": [_output(tasktable, target, access) for target in outputs.values()],
+            "adfs": [{"id": name, "path": local_copy("adfs", name, href)} for name, href in adfs.items()],
+            "output_products": [_output(tasktable, target) for target in outputs.values()],
+        },
+        "rs_assets": {
+            "inputs": dict(inputs),
+            "adfs": dict(adfs),
+            "outputs": {name: target.href for name, target in outputs.items()},
         },
     }
-    if dask_address:
-        payload["context_managers"] = [
-            {
-                "module": "eopf.dask_utils.dask_context_manager",
-                "context_manager": "DaskContext",
-                "parameters": {"cluster_type": "address", "client_config": {"address": dask_address}},
-            }
-        ]
-    return payload
 
 
 def skeleton(plan: UnitPlan, owner: str = "{owner}") -> dict[str, Any]:
@@ -173,7 +167,7 @@ def skeleton(plan: UnitPlan, owner: str = "{owner}") -> dict[str, Any]:
         adfs={name: UNRESOLVED for name in plan.adfs},
         outputs={
             name: OutputTarget(
-                name, name, "{collection}", "{bucket}", "", f"s3://{{bucket}}/{owner}/{{collection}}/...", ""
+                name, name, "{collection}", "{bucket}", f"{owner}/{{collection}}/{{item}}/", "{item}"
             )
             for name in plan.outputs
         },

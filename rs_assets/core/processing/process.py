@@ -5,11 +5,12 @@ processor -> publication), with the order that keeps the catalog true.
    units' modules. A bad request fails here, before anything is staged or written.
 2. Inputs: each input item must exist and its objects must be there.
 3. ADFs: found in the catalog, or staged from the AUXIPs (the only writes before the run).
-4. Outputs go to deterministic keys ``{owner}/{collection}/{item}/``; what a killed run left there is removed,
-   the payload is written next to the outputs, and eopf's runner runs it.
-5. Only after the runner succeeded, and each output store's root metadata is readable, are the output items
-   published. A failed run removes what it wrote under the output keys: no partial product stays behind, and
-   no item points at one.
+4. The run (``job``): local copies of the inputs and ADFs, eopf's runner on the payload, the outputs
+   uploaded to deterministic keys ``{owner}/{collection}/{item}/`` only once it succeeded, root metadata last;
+   then the payload is written next to them.
+5. Only then, each output store's metadata read back, are the output items published. A run that fails while
+   uploading or publishing removes what it wrote: no partial product stays under a final key, and no item
+   points at one.
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import re
-import shutil
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -27,16 +27,17 @@ from typing import Any
 
 from ..bucket_rules import BucketRules
 from ..catalog import Catalog
-from ..conversion import work_directory
+from ..conversion import S3Endpoint
 from ..errors import RsAssetsError
 from ..object_store import ObjectStore, split_href
 from ..output_rules import OutputRule, default_output_collection, resolve_output_collection
 from ..timeutil import format_datetime, format_stac_datetime, parse_datetime, utcnow
-from ..zarr_item import ZARR_MEDIA_TYPE, derived_from_link, read_stac_discovery, store_item
+from ..zarr_item import derived_from_link, read_stac_discovery, store_item
 from .adfs import AdfNotFound, ResolvedAdf, Stager, resolve_adf, usable
-from .payload import OutputTarget, S3Access, build_payload, to_yaml
+from .job import Fetch, JobResult, ProcessingJob, run_job, run_job_on_worker
+from .payload import OutputTarget, build_payload, local_copy, to_yaml
 from .queries import AdfQuery, adf_queries
-from .runner import RunReport, run_payload
+from .runner import RunReport
 from .tasktable import Tasktable
 from .units import UnitPlan, build_units
 
@@ -131,7 +132,7 @@ class Outcome:
     targets: list[OutputTarget] = field(default_factory=list)
     payload: dict[str, Any] = field(default_factory=dict)
     payload_href: str | None = None
-    report: RunReport | None = None
+    result: JobResult | None = None
     published: list[tuple[str, Item]] = field(default_factory=list)
     skipped: bool = False
     seconds: dict[str, float] = field(default_factory=dict)
@@ -139,6 +140,10 @@ class Outcome:
     @property
     def payload_yaml(self) -> str:
         return to_yaml(self.payload) if self.payload else ""
+
+    @property
+    def report(self) -> RunReport | None:
+        return self.result.report if self.result else None
 
 
 def output_item_id(output: str, driving_id: str) -> str:
@@ -206,17 +211,20 @@ def _software() -> str:
 
 @dataclass
 class Processing:
-    """The services a run uses; built once per Dagster run or CLI command."""
+    """The services a run uses; built once per Dagster run or CLI command.
+
+    With a Dask ``client``, each run's job goes to a worker, which reaches S3 at ``endpoint`` with its own
+    credentials; without one, it runs here.
+    """
 
     store: ObjectStore
     catalog: Catalog
     rules: BucketRules
     owner: str
-    access: S3Access = field(default_factory=S3Access)
     stager: Stager | None = None
     work_dir: str | None = None
-    dask_address: str | None = None
-    env: Mapping[str, str] = field(default_factory=dict)
+    client: Any = None
+    endpoint: S3Endpoint = field(default_factory=S3Endpoint)
     poll_seconds: float = 10.0
 
     # -- 1. what needs no service ------------------------------------------------------------------------
@@ -235,14 +243,11 @@ class Processing:
                 raise ProcessingError(f"processor {processor.name}: output {name}: {exc}") from None
             if entry is not None and entry.type == "folder":
                 prefix = f"{self.owner}/{collection}/{driving_id}/"
-                targets.append(
-                    OutputTarget(name, name, collection, bucket, prefix, f"s3://{bucket}/{prefix}", None)
-                )
+                targets.append(OutputTarget(name, name, collection, bucket, prefix, None))
             else:
                 item_id = output_item_id(name, driving_id)
                 prefix = f"{self.owner}/{collection}/{item_id}/"
-                path = f"s3://{bucket}/{prefix}{item_id}.zarr"
-                targets.append(OutputTarget(name, name, collection, bucket, prefix, path, item_id))
+                targets.append(OutputTarget(name, name, collection, bucket, prefix, item_id))
         return targets
 
     # -- 2. inputs -----------------------------------------------------------------------------------------
@@ -341,14 +346,15 @@ class Processing:
             inputs={name: product_href(item) for name, item in outcome.inputs.items()},
             adfs={adf.name: adf.href for adf in outcome.adfs},
             outputs={target.name: target for target in outcome.targets},
-            access=self.access,
             modules={u.name: request.processor.module_of(u.name, u.module) for u in request.plan.units},
             parameters=request.processor.parameters,
-            dask_address=self.dask_address,
             run_id=f"{request.processor.name}:{driving.item_id}",
         )
         try:
             self._execute(outcome, log)
+            publish_started = time.monotonic()
+            self._publish(outcome)
+            outcome.seconds["publish"] = time.monotonic() - publish_started
         except BaseException:
             self._remove_outputs(outcome.targets, log)
             raise
@@ -367,109 +373,94 @@ class Processing:
         return True
 
     def _execute(self, outcome: Outcome, log: Log) -> None:
-        for target in outcome.targets:
-            stale = self._clear(target)
-            if stale:
-                log(
-                    f"removed {stale} objects a previous, unfinished run left under s3://{target.bucket}/{target.prefix}"
-                )
+        """The job, here or on a worker; then the payload next to the outputs."""
+        objects = outcome.payload["rs_assets"]
+        job = ProcessingJob(
+            outcome.payload,
+            tuple(
+                Fetch(href, local_copy(kind, name, href))
+                for kind in ("inputs", "adfs")
+                for name, href in objects[kind].items()
+            ),
+            tuple(outcome.targets),
+            outcome.request.processor.timeout_seconds,
+            self.work_dir,
+        )
+        if self.client is None:
+            outcome.result = run_job(job, self.store, lambda line: log(f"eopf: {line}"))
+        else:
+            log(f"running on the Dask cluster at {self.client.scheduler.address}")
+            outcome.result = self.client.submit(run_job_on_worker, job, self.endpoint, pure=False).result()
+            for line in outcome.result.log:
+                log(f"eopf: {line}")
+        outcome.seconds.update(outcome.result.seconds)
         first = outcome.targets[0]
+        name = "payload" if first.item_id else f"payload-{outcome.request.inputs[0].item_id}"
         body = outcome.payload_yaml.encode()
-        payload_key = f"{first.prefix}{'payload' if first.item_id else first.prefix.rstrip('/').rsplit('/', 1)[-1]}.yaml"
-        self.store.put(first.bucket, payload_key, body, hashlib.md5(body).hexdigest())
-        outcome.payload_href = f"s3://{first.bucket}/{payload_key}"
-        work = work_directory(self.work_dir)
-        try:
-            local = work / "payload.yaml"
-            local.write_bytes(body)
-            run_started = time.monotonic()
-            outcome.report = run_payload(
-                local,
-                work,
-                on_line=lambda line: log(f"eopf: {line}"),
-                timeout=outcome.request.processor.timeout_seconds,
-                env=self.env,
-            )
-            outcome.seconds["run"] = time.monotonic() - run_started
-        finally:
-            shutil.rmtree(work, ignore_errors=True)
-        publish_started = time.monotonic()
-        self._publish(outcome)
-        outcome.seconds["publish"] = time.monotonic() - publish_started
-
-    def _clear(self, target: OutputTarget) -> int:
-        keys = [o.key for o in self.store.list(target.bucket, target.prefix)]
-        for key in keys:
-            self.store.delete(target.bucket, key)
-        return len(keys)
+        self.store.put(first.bucket, f"{first.prefix}{name}.yaml", body, hashlib.md5(body).hexdigest())
+        outcome.payload_href = f"s3://{first.bucket}/{first.prefix}{name}.yaml"
 
     def _remove_outputs(self, targets: Sequence[OutputTarget], log: Log) -> None:
         for target in targets:
             try:
-                removed = self._clear(target)
+                keys = [o.key for o in self.store.list(target.bucket, target.prefix)]
+                for key in keys:
+                    self.store.delete(target.bucket, key)
             except RsAssetsError as exc:
                 log(
                     f"could not remove the failed run's objects under s3://{target.bucket}/{target.prefix}: {exc}"
                 )
                 continue
-            if removed:
-                log(f"removed {removed} objects of the failed run under s3://{target.bucket}/{target.prefix}")
+            if keys:
+                log(
+                    f"removed {len(keys)} objects of the failed run under s3://{target.bucket}/{target.prefix}"
+                )
 
     # -- 5. publication ----------------------------------------------------------------------------------------
 
-    def _stores(self, outcome: Outcome, target: OutputTarget) -> list[tuple[str, str]]:
-        """(item id, store href) of what the run wrote for ``target``."""
-        if not target.is_folder:
-            assert target.item_id is not None
-            return [(target.item_id, target.path)]
-        assert outcome.report is not None
-        written = [
-            w["path"] for w in outcome.report.written if str(w.get("path", "")).startswith(target.path)
-        ]
-        return [(Path(path.rstrip("/")).name.removesuffix(".zarr"), path) for path in written]
-
     def _publish(self, outcome: Outcome) -> None:
-        request = outcome.request
+        request, result = outcome.request, outcome.result
+        assert result is not None
         links = [
             derived_from_link(self.catalog.item_url(ref.collection, ref.item_id)) for ref in request.inputs
         ] + [derived_from_link(self.catalog.item_url(adf.collection, adf.item["id"])) for adf in outcome.adfs]
         driving = outcome.inputs[request.inputs[0].name]
+        targets = {target.name: target for target in outcome.targets}
         items: list[tuple[str, Item]] = []
-        for target in outcome.targets:
-            stores = self._stores(outcome, target)
-            if not stores:
-                raise ProcessingError(f"output {target.name}: the processor wrote nothing to {target.path}")
-            for item_id, href in stores:
-                bucket, key = split_href(href)
-                try:
-                    discovery = read_stac_discovery(self.store, bucket, key)
-                except RsAssetsError as exc:
-                    if "no zarr.json or .zattrs" in str(exc):
-                        raise ProcessingError(f"output {target.name}: {exc}") from None
-                    discovery = None
-                item = store_item(
-                    discovery,
-                    item_id=item_id,
-                    store_href=href,
-                    product_type=target.product_type,
-                    fallback=driving,
-                    links=links,
-                    assets={
-                        "payload": {
-                            "href": outcome.payload_href,
-                            "title": "EOPF triggering payload of the run",
-                            "type": "application/yaml",
-                            "roles": ["metadata"],
-                        }
-                    },
-                )
-                item["assets"]["product"]["type"] = ZARR_MEDIA_TYPE
-                item["properties"].update(self._processing_properties(outcome, target))
-                items.append((target.collection, item))
+        for written in result.written:
+            target = targets[written.target]
+            bucket, key = split_href(written.href)
+            item = store_item(
+                self._discovery(bucket, key),
+                item_id=written.item_id,
+                store_href=written.href,
+                product_type=target.product_type,
+                fallback=driving,
+                links=links,
+                assets={
+                    "payload": {
+                        "href": outcome.payload_href,
+                        "title": "EOPF triggering payload of the run",
+                        "type": "application/yaml",
+                        "roles": ["metadata"],
+                    }
+                },
+            )
+            item["properties"].update(self._processing_properties(outcome, target))
+            items.append((target.collection, item))
         for collection in dict.fromkeys(c for c, _ in items):
             self.catalog.ensure_collection(collection, f"Products of processor {request.processor.name}")
             self.catalog.upsert_items(collection, [item for c, item in items if c == collection])
         outcome.published = items
+
+    def _discovery(self, bucket: str, key: str) -> dict[str, Any] | None:
+        """The STAC metadata a store's root attributes hold, if any; a store without a root is an error."""
+        try:
+            return read_stac_discovery(self.store, bucket, key)
+        except RsAssetsError as exc:
+            if "not a Zarr store" in str(exc):
+                raise ProcessingError(f"output s3://{bucket}/{key}: {exc}") from None
+            return None
 
     def _processing_properties(self, outcome: Outcome, target: OutputTarget) -> dict[str, Any]:
         request = outcome.request

@@ -17,10 +17,8 @@ from typing import Any
 
 from ..errors import RsAssetsError
 
-# Lines that say nothing about the run: eopf warns for every S3 path whose storage options carry no keys (left
-# out on purpose, see payload), and s3fs leaves its aiohttp sessions to the interpreter's exit.
+# Lines that say nothing about the run: fsspec's S3 filesystem leaves its sessions to the interpreter's exit.
 QUIET = (
-    "Missing S3 configuration parameter(s)",
     "Unclosed client session",
     "Unclosed connector",
     "client_session: <aiohttp",
@@ -72,11 +70,15 @@ def run_payload(
     *,
     on_line: Callable[[str], None] = lambda line: None,
     timeout: float = 3600.0,
-    env: Mapping[str, str] | None = None,
+    prepare: Callable[[], object] | None = None,
 ) -> RunReport:
-    """``payload`` run to the end; a failure raises ``ProcessorFailed`` with the runner's own reason."""
+    """``payload`` run to the end; a failure raises ``ProcessorFailed`` with the runner's own reason.
+
+    ``prepare`` (fetching the inputs) runs while the runner's interpreter starts, which waits for it.
+    """
     report_file = working_dir / "runner-report.json"
     report_file.unlink(missing_ok=True)
+    ready = working_dir / "inputs-ready"
     command = [
         sys.executable,
         "-m",
@@ -86,13 +88,13 @@ def run_payload(
         str(working_dir),
         "--report",
         str(report_file),
+        *(["--wait-for", str(ready)] if prepare is not None else []),
     ]
     tail: deque[str] = deque(maxlen=30)
     started = time.monotonic()
     process = subprocess.Popen(
         command,
         cwd=working_dir,
-        env={**os.environ, **(env or {})},
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -113,6 +115,9 @@ def run_payload(
     reader = threading.Thread(target=pump, name="eopf-runner-log", daemon=True)
     reader.start()
     try:
+        if prepare is not None:
+            prepare()
+            ready.touch()
         code = process.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
         os.killpg(process.pid, signal.SIGKILL)

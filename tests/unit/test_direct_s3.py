@@ -12,7 +12,7 @@ import aiohttp
 import pytest
 from botocore.credentials import Credentials
 
-from rs_assets.core.direct_put import DirectPut, DirectPutError
+from rs_assets.core.direct_s3 import DirectS3, DirectS3Error
 from rs_assets.core.retry import RetryPolicy
 
 
@@ -47,7 +47,7 @@ Put = Callable[..., None]
 
 @pytest.fixture(params=["urllib3", "asyncio"])
 def put(request: pytest.FixtureRequest, endpoint: str) -> Put:
-    direct = DirectPut(endpoint, "us-east-1", Credentials("AKID", "SECRET"), retry=RetryPolicy(3, 0.01, 0.02))
+    direct = DirectS3(endpoint, "us-east-1", Credentials("AKID", "SECRET"), retry=RetryPolicy(3, 0.01, 0.02))
     data = b"x" * 1000
     md5 = hashlib.md5(data).hexdigest()
 
@@ -78,9 +78,9 @@ def test_signed_with_md5_and_metadata_and_retried_on_503(put: Put) -> None:
 
 def test_refusals_name_bucket_key_and_s3_code(put: Put) -> None:
     Recorder.replies = [(400, b"<Error><Code>BadDigest</Code></Error>")]
-    with pytest.raises(DirectPutError, match=r"s3://bucket/k/1 failed: BadDigest"):
+    with pytest.raises(DirectS3Error, match=r"s3://bucket/k/1 failed: BadDigest"):
         put("k/1")
     assert len(Recorder.seen) == 1, "a 400 is not retried"
     Recorder.replies = [(500, b"")] * 3
-    with pytest.raises(DirectPutError, match=r"s3://bucket/k/2 failed: HTTP 500"):
+    with pytest.raises(DirectS3Error, match=r"s3://bucket/k/2 failed: HTTP 500"):
         put("k/2")
