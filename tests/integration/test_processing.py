@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -392,3 +393,50 @@ def test_an_input_whose_objects_are_gone_is_refused(
         f"input S01SIWGRD ({GRD_COLLECTION}/{grd}): its product" in message and "is not in storage" in message
     )
     assert_nothing_published(platform)
+
+
+@pytest.fixture
+def dask_cluster() -> Iterator[Any]:
+    """A real Dask cluster whose workers find S3 credentials in their own environment."""
+    distributed = pytest.importorskip("distributed")
+    previous = {k: os.environ.get(k) for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")}
+    os.environ.update({"AWS_ACCESS_KEY_ID": ACCESS_KEY, "AWS_SECRET_ACCESS_KEY": SECRET_KEY})
+    cluster = distributed.LocalCluster(
+        n_workers=1, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None
+    )
+    try:
+        yield cluster
+    finally:
+        cluster.close()
+        for key, value in previous.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def test_with_a_dask_cluster_the_run_goes_to_a_worker(
+    platform: Platform, sim: StationSimulator, converted: Path, tmp_path: Path, dask_cluster: Any
+) -> None:
+    grd = publish_grd(platform, converted)
+    result = process_on_demand.execute_in_process(
+        run_config={
+            "ops": {
+                "process_products": {
+                    "config": {
+                        "processor": "s1_terrain_correction",
+                        "input_items": [f"{GRD_COLLECTION}/{grd}"],
+                    }
+                }
+            }
+        },
+        resources=platform.resources(dask_scheduler=dask_cluster.scheduler_address),
+        raise_on_error=False,
+    )
+    assert result.success, failure(result)
+    assert "run_job_on_worker" in dask_cluster.scheduler.task_prefixes, "the run went to the cluster"
+    [item_id] = result.output_for_node("process_products")
+    item = catalog_of(platform).get_item(GTC_COLLECTION, item_id)
+    assert item is not None
+    raster = open_output(platform, item["assets"]["product"]["href"])["gtc"]
+    assert bool(np.isfinite(raster.values).all())
