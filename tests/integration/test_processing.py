@@ -440,3 +440,55 @@ def test_with_a_dask_cluster_the_run_goes_to_a_worker(
     assert item is not None
     raster = open_output(platform, item["assets"]["product"]["href"])["gtc"]
     assert bool(np.isfinite(raster.values).all())
+
+
+def test_the_cli_runs_a_processor_against_the_platform(
+    platform: Platform, sim: StationSimulator, converted: Path, tmp_path: Path
+) -> None:
+    from click.testing import CliRunner
+
+    from rs_assets.cli import main
+
+    grd = publish_grd(platform, converted)
+    env = {
+        "RS_ASSETS_MODE": "production",
+        "RS_ASSETS_STATIONS_FILE": str(platform.stations_path),
+        "RS_ASSETS_S3_ENDPOINT": platform.endpoint,
+        "RS_ASSETS_STAGING_BUCKET": platform.system_bucket,
+        "RS_ASSETS_BUCKET_RULES": str(platform.rules_file),
+        "RS_ASSETS_CATALOG_URL": platform.catalog_url or "",
+        "RS_ASSETS_OWNER": platform.owner,
+        "RS_ASSETS_DATA_DIR": str(tmp_path / "data"),
+        "AWS_ACCESS_KEY_ID": ACCESS_KEY,
+        "AWS_SECRET_ACCESS_KEY": SECRET_KEY,
+    }
+
+    def cli(*args: str) -> Any:
+        return CliRunner().invoke(main, ["process", *args], env=env, catch_exceptions=False)
+
+    done = cli("run", "s1_terrain_correction", "--input", f"{GRD_COLLECTION}/{grd}", "--json")
+    assert done.exit_code == 0, done.output
+    answer = json.loads(done.stdout)
+    [published] = answer["published"]
+    assert published["id"] == grd.replace("S01SIWGRD", "S01SIWGTC")
+    assert answer["adfs"] == {"DEM": f"{DEM_COLLECTION}/{DEM_NAME}"}
+    assert answer["payload"].endswith(f"/{published['id']}/payload.yaml")
+    assert catalog_of(platform).get_item(GTC_COLLECTION, published["id"]) is not None
+
+    again = cli("run", "s1_terrain_correction", "--input", f"{GRD_COLLECTION}/{grd}")
+    assert again.exit_code == 0 and "outputs already published, nothing done" in again.stdout
+    for bad, expected in [
+        (
+            ["run", "s1_terrain_correction", "--input", f"{GRD_COLLECTION}/NOT_THERE"],
+            "no such item in the catalog",
+        ),
+        (["run", "sar_processor", "--input", f"{GRD_COLLECTION}/{grd}"], "unknown processor 'sar_processor'"),
+        (["run", "s1_terrain_correction", "--input", "nothing"], "is not COLLECTION/ITEM"),
+        (
+            ["run", "s1_terrain_correction", "--input", f"{GRD_COLLECTION}/{grd}", "--mode", "x"],
+            "unknown processing mode 'x'",
+        ),
+    ]:
+        result = cli(*bad)
+        assert result.exit_code == 1, result.output
+        assert expected in result.output and "Traceback" not in result.output
