@@ -99,10 +99,7 @@ class StationsFile(BaseModel):
 
     @model_validator(mode="after")
     def _unique(self) -> StationsFile:
-        names = [s.name for s in self.stations]
-        repeated = sorted({n for n in names if names.count(n) > 1})
-        if repeated:
-            raise ValueError(f"station names must be unique; repeated: {', '.join(repeated)}")
+        _repeated([s.name for s in self.stations], "station")
         return self
 
     def station(self, name: str) -> StationSettings:
@@ -121,20 +118,31 @@ def parse_stations(raw: object, source: str) -> StationsFile:
     try:
         return StationsFile.model_validate(raw)
     except ValidationError as exc:
-        entries = raw.get("stations") if isinstance(raw, dict) else None
-        problems = []
-        for error in exc.errors():
-            loc = list(error["loc"])
-            where = ""
-            if len(loc) >= 2 and loc[0] == "stations" and isinstance(loc[1], int):
-                index = loc[1]
-                entry = entries[index] if isinstance(entries, list) and index < len(entries) else None
-                name = entry.get("name") if isinstance(entry, dict) else None
-                where = f"station {name!r} (entry {index + 1})" if name else f"station entry {index + 1}"
-                loc = loc[2:]
-            field = ".".join(str(p) for p in loc) or "<entry>"
-            problems.append(f"{where + ': ' if where else ''}field {field}: {error['msg']}")
-        raise ConfigError(f"stations file {source}: " + "; ".join(problems)) from None
+        raise ConfigError(f"stations file {source}: " + _problems(exc, raw, "station")) from None
+
+
+def _problems(exc: ValidationError, raw: object, noun: str) -> str:
+    """Each problem of a ``{noun}s: [...]`` document, naming the entry (by its name when it has one) and field."""
+    entries = raw.get(f"{noun}s") if isinstance(raw, dict) else None
+    problems = []
+    for error in exc.errors():
+        loc = list(error["loc"])
+        where = ""
+        if len(loc) >= 2 and loc[0] == f"{noun}s" and isinstance(loc[1], int):
+            index = loc[1]
+            entry = entries[index] if isinstance(entries, list) and index < len(entries) else None
+            name = entry.get("name") if isinstance(entry, dict) else None
+            where = f"{noun} {name!r} (entry {index + 1})" if name else f"{noun} entry {index + 1}"
+            loc = loc[2:]
+        field = ".".join(str(p) for p in loc) or "<entry>"
+        problems.append(f"{where + ': ' if where else ''}field {field}: {error['msg']}")
+    return "; ".join(problems)
+
+
+def _repeated(names: list[str], what: str) -> None:
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        raise ValueError(f"{what} names must be unique; repeated: {', '.join(repeated)}")
 
 
 def load_stations_file(path: str | Path) -> StationsFile:
@@ -224,10 +232,7 @@ class ProcessorsFile(BaseModel):
 
     @model_validator(mode="after")
     def _unique(self) -> ProcessorsFile:
-        names = [p.name for p in self.processors]
-        repeated = sorted({n for n in names if names.count(n) > 1})
-        if repeated:
-            raise ValueError(f"processor names must be unique; repeated: {', '.join(repeated)}")
+        _repeated([p.name for p in self.processors], "processor")
         return self
 
     def settings(self, name: str) -> ProcessorSettings:
@@ -252,19 +257,7 @@ def load_processors_file(path: str | Path) -> ProcessorsFile:
     try:
         processors = ProcessorsFile.model_validate(raw)
     except ValidationError as exc:
-        entries = raw.get("processors") if isinstance(raw, dict) else None
-        problems = []
-        for error in exc.errors():
-            loc = list(error["loc"])
-            where = ""
-            if len(loc) >= 2 and loc[0] == "processors" and isinstance(loc[1], int):
-                entry = entries[loc[1]] if isinstance(entries, list) and loc[1] < len(entries) else None
-                name = entry.get("name") if isinstance(entry, dict) else None
-                where = f"processor {name!r}" if name else f"processor entry {loc[1] + 1}"
-                loc = loc[2:]
-            field = ".".join(str(p) for p in loc) or "<entry>"
-            problems.append(f"{where + ': ' if where else ''}field {field}: {error['msg']}")
-        raise ConfigError(f"processors file {path}: " + "; ".join(problems)) from None
+        raise ConfigError(f"processors file {path}: " + _problems(exc, raw, "processor")) from None
     processors.base = path.parent
     for processor in processors.processors:
         processor.processor(processors.base)

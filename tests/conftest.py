@@ -6,6 +6,7 @@ import os
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
@@ -19,6 +20,11 @@ from rs_assets.simulator.server import StationSimulator
 
 HISTORY_END = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 FAST_RETRY = RetryPolicy(attempts=5, backoff=0.05, max_backoff=0.2)
+# The S3 keys scripts/test starts SeaweedFS with.
+TEST_S3_KEYS = (
+    os.environ.get("AWS_ACCESS_KEY_ID", "rsassets"),
+    os.environ.get("AWS_SECRET_ACCESS_KEY", "rsassets-local-secret"),
+)
 
 
 def require_service(variable: str) -> str:
@@ -104,3 +110,23 @@ def one_file_station(
     sim = simulator_factory(station, **config)
     client = client_for(sim, "INS")
     return sim, client, next(f for f in client.files(None) if f.Size == size)
+
+
+@pytest.fixture
+def dask_cluster() -> Iterator[Any]:
+    """A real Dask cluster whose workers find S3 credentials in their own environment."""
+    distributed = pytest.importorskip("distributed")
+    previous = {k: os.environ.get(k) for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")}
+    os.environ.update({"AWS_ACCESS_KEY_ID": TEST_S3_KEYS[0], "AWS_SECRET_ACCESS_KEY": TEST_S3_KEYS[1]})
+    cluster = distributed.LocalCluster(
+        n_workers=1, threads_per_worker=2, processes=True, host="127.0.0.1", dashboard_address=None
+    )
+    try:
+        yield cluster
+    finally:
+        cluster.close()
+        for key, value in previous.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value

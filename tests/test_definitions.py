@@ -105,7 +105,7 @@ def test_a_processor_driven_by_an_asset_that_does_not_exist_is_named(tmp_path: P
 @pytest.mark.parametrize(
     ("entry", "expected"),
     [
-        ({"name": "Bad Name"}, "processor 'Bad Name': field name: String should match pattern"),
+        ({"name": "Bad Name"}, r"processor 'Bad Name' \(entry 1\): field name: String should match pattern"),
         ({"mode": "sar"}, "processor 's1_terrain_correction': tasktable .* unknown processing mode 'sar'"),
         (
             {"tasktable": "missing.json"},

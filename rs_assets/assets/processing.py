@@ -2,6 +2,7 @@
 materialized when they are published; and ``process_on_demand``, the reference's ``dpr_processing`` as a job."""
 
 import json
+from datetime import datetime
 from typing import Any
 
 import dagster as dg
@@ -13,6 +14,7 @@ from rs_assets.core.errors import ConfigError, RsAssetsError
 from rs_assets.core.manifest import ManifestEntry, manifest_key, merge, read_manifest, write_manifest
 from rs_assets.core.processing.process import InputRef, Outcome, Processor, Request, parse_input
 from rs_assets.core.product_types import canonical_eopf_type
+from rs_assets.core.timeutil import format_datetime
 from rs_assets.resources import CatalogResource, ObjectStorage, ProcessingResource, StationsResource
 from rs_assets.settings import ProcessorSettings, ProcessorsFile
 
@@ -59,6 +61,12 @@ def processing_metadata(outcomes: list[Outcome], failures: list[str], catalog: A
     }
     if first is not None:
         metadata["units"] = dg.MetadataValue.md(_units_table(first))
+        metadata["external_variables"] = dg.MetadataValue.json(
+            {k: format_datetime(v) if isinstance(v, datetime) else v for k, v in first.variables.items()}
+        )
+    missing = sorted({adf for o in ran for adf in o.missing_adfs})
+    if missing:
+        metadata["optional_adfs_not_found"] = dg.MetadataValue.text(", ".join(missing))
     if ran:
         assert first is not None
         metadata["payload"] = dg.MetadataValue.md(f"```yaml\n{first.payload_yaml}```")

@@ -20,9 +20,9 @@ from rs_assets.resources import (
 )
 from rs_assets.settings import SIMULATOR_PASSWORD_ENV, SIMULATOR_SECRET_ENV
 from rs_assets.simulator.server import StationSimulator
+from tests.conftest import TEST_S3_KEYS
 
-ACCESS_KEY = os.environ.get("AWS_ACCESS_KEY_ID", "rsassets")
-SECRET_KEY = os.environ.get("AWS_SECRET_ACCESS_KEY", "rsassets-local-secret")
+ACCESS_KEY, SECRET_KEY = TEST_S3_KEYS
 
 
 def s3_client(endpoint: str):  # type: ignore[no-untyped-def]
@@ -108,6 +108,21 @@ class Platform:
             "conversion": ConversionResource(**(conversion or {})),  # type: ignore[arg-type]
             "processing": ProcessingResource(**({"adf_poll_seconds": 0.5} | (processing or {}))),  # type: ignore[arg-type]
             "dask": dask_for(dask_scheduler),
+        }
+
+    def cli_env(self, data_dir: Path) -> dict[str, str]:
+        """The settings the ``rs-assets`` command reads, for this platform."""
+        return {
+            "RS_ASSETS_MODE": "production",
+            "RS_ASSETS_STATIONS_FILE": str(self.stations_path),
+            "RS_ASSETS_S3_ENDPOINT": self.endpoint,
+            "RS_ASSETS_STAGING_BUCKET": self.system_bucket,
+            "RS_ASSETS_BUCKET_RULES": str(self.rules_file),
+            "RS_ASSETS_CATALOG_URL": self.catalog_url or "",
+            "RS_ASSETS_OWNER": self.owner,
+            "RS_ASSETS_DATA_DIR": str(data_dir),
+            "AWS_ACCESS_KEY_ID": ACCESS_KEY,
+            "AWS_SECRET_ACCESS_KEY": SECRET_KEY,
         }
 
     def listing(self, prefix: str = "") -> dict[str, int]:

@@ -14,7 +14,7 @@ from rs_assets.simulator.config import SimStation
 from rs_assets.simulator.samples import S1_GRDH
 from rs_assets.simulator.server import StationSimulator
 from tests.conftest import SimulatorFactory
-from tests.integration.platform import ACCESS_KEY, SECRET_KEY, Platform, make_platform
+from tests.integration.platform import Platform, make_platform
 
 
 @pytest.fixture
@@ -35,18 +35,7 @@ def platform(
 
 @pytest.fixture
 def cli(platform: Platform, tmp_path: Path):  # type: ignore[no-untyped-def]
-    env = {
-        "RS_ASSETS_MODE": "production",
-        "RS_ASSETS_STATIONS_FILE": str(platform.stations_path),
-        "RS_ASSETS_S3_ENDPOINT": platform.endpoint,
-        "RS_ASSETS_STAGING_BUCKET": platform.system_bucket,
-        "RS_ASSETS_BUCKET_RULES": str(platform.rules_file),
-        "RS_ASSETS_CATALOG_URL": platform.catalog_url or "",
-        "RS_ASSETS_OWNER": platform.owner,
-        "RS_ASSETS_DATA_DIR": str(tmp_path / "data"),
-        "AWS_ACCESS_KEY_ID": ACCESS_KEY,
-        "AWS_SECRET_ACCESS_KEY": SECRET_KEY,
-    }
+    env = platform.cli_env(tmp_path / "data")
 
     def run(*args: str) -> Result:
         return CliRunner().invoke(main, list(args), env=env, catch_exceptions=False)

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -148,26 +146,6 @@ def test_a_missing_converter_fails_its_products_and_loses_nothing(
     catalog = catalog_of(platform)
     assert catalog.get_item(STAGING, SAMPLE) is not None
     assert not catalog.collection_exists(OUTPUT) or catalog.search([OUTPUT]) == []
-
-
-@pytest.fixture
-def dask_cluster(platform: Platform) -> Iterator[Any]:
-    """A real Dask cluster whose workers find S3 credentials in their own environment."""
-    distributed = pytest.importorskip("distributed")
-    previous = {k: os.environ.get(k) for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")}
-    os.environ.update({"AWS_ACCESS_KEY_ID": ACCESS_KEY, "AWS_SECRET_ACCESS_KEY": SECRET_KEY})
-    cluster = distributed.LocalCluster(
-        n_workers=1, threads_per_worker=2, processes=True, host="127.0.0.1", dashboard_address=None
-    )
-    try:
-        yield cluster
-    finally:
-        cluster.close()
-        for key, value in previous.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
 
 
 def test_on_demand_conversion_of_a_stac_item_stages_it_and_runs_on_dask(

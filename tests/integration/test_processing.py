@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import warnings
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -395,26 +394,6 @@ def test_an_input_whose_objects_are_gone_is_refused(
     assert_nothing_published(platform)
 
 
-@pytest.fixture
-def dask_cluster() -> Iterator[Any]:
-    """A real Dask cluster whose workers find S3 credentials in their own environment."""
-    distributed = pytest.importorskip("distributed")
-    previous = {k: os.environ.get(k) for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")}
-    os.environ.update({"AWS_ACCESS_KEY_ID": ACCESS_KEY, "AWS_SECRET_ACCESS_KEY": SECRET_KEY})
-    cluster = distributed.LocalCluster(
-        n_workers=1, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None
-    )
-    try:
-        yield cluster
-    finally:
-        cluster.close()
-        for key, value in previous.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-
-
 def test_with_a_dask_cluster_the_run_goes_to_a_worker(
     platform: Platform, sim: StationSimulator, converted: Path, tmp_path: Path, dask_cluster: Any
 ) -> None:
@@ -450,18 +429,7 @@ def test_the_cli_runs_a_processor_against_the_platform(
     from rs_assets.cli import main
 
     grd = publish_grd(platform, converted)
-    env = {
-        "RS_ASSETS_MODE": "production",
-        "RS_ASSETS_STATIONS_FILE": str(platform.stations_path),
-        "RS_ASSETS_S3_ENDPOINT": platform.endpoint,
-        "RS_ASSETS_STAGING_BUCKET": platform.system_bucket,
-        "RS_ASSETS_BUCKET_RULES": str(platform.rules_file),
-        "RS_ASSETS_CATALOG_URL": platform.catalog_url or "",
-        "RS_ASSETS_OWNER": platform.owner,
-        "RS_ASSETS_DATA_DIR": str(tmp_path / "data"),
-        "AWS_ACCESS_KEY_ID": ACCESS_KEY,
-        "AWS_SECRET_ACCESS_KEY": SECRET_KEY,
-    }
+    env = platform.cli_env(tmp_path / "data")
 
     def cli(*args: str) -> Any:
         return CliRunner().invoke(main, ["process", *args], env=env, catch_exceptions=False)

@@ -200,3 +200,15 @@ def test_inputs_are_named_when_a_run_takes_several() -> None:
     assert parse_input("L0_2=s03olcl0/X", ["L0_1", "L0_2"]).collection == "s03olcl0"
     with pytest.raises(Exception, match="must name the input it feeds"):
         parse_input("s03olcl0/X", ["L0_1", "L0_2"])
+
+
+def test_a_datetime_variable_that_is_not_one_is_named_before_any_search() -> None:
+    from rs_assets.core.processing.process import ProcessingError, given_variables
+
+    assert given_variables(
+        {"start_datetime": "2021-12-23T05:11:22Z", "satellite": "", "end_datetime": None}
+    ) == {"start_datetime": given_variables({"start_datetime": "2021-12-23T05:11:22.000Z"})["start_datetime"]}
+    with pytest.raises(
+        ProcessingError, match="external variable start_datetime: 'yesterday' is not an ISO 8601 datetime"
+    ):
+        given_variables({"start_datetime": "yesterday"})

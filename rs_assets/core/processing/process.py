@@ -22,7 +22,6 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, version
-from pathlib import Path
 from typing import Any
 
 from ..bucket_rules import BucketRules
@@ -32,6 +31,7 @@ from ..errors import RsAssetsError
 from ..object_store import ObjectStore, split_href
 from ..output_rules import OutputRule, default_output_collection, resolve_output_collection
 from ..timeutil import format_datetime, format_stac_datetime, parse_datetime, utcnow
+from ..trees import ROOT_METADATA
 from ..zarr_item import derived_from_link, read_stac_discovery, store_item
 from .adfs import AdfNotFound, ResolvedAdf, Stager, resolve_adf, usable
 from .job import Fetch, JobResult, ProcessingJob, run_job, run_job_on_worker
@@ -165,11 +165,10 @@ def product_href(item: Item) -> str:
 
 
 def _exists(store: ObjectStore, href: str) -> bool:
-    if not href.startswith("s3://"):
-        return Path(href).exists()
+    """A Zarr store by its root metadata, a file by itself, a directory by what is under it."""
     bucket, key = split_href(href.rstrip("/"))
     if key.endswith(".zarr"):
-        return any(store.head(bucket, f"{key}/{root}") for root in ("zarr.json", ".zgroup", ".zattrs"))
+        return any(store.head(bucket, f"{key}/{root}") for root in ROOT_METADATA)
     if store.head(bucket, key) is not None:
         return True
     return next(iter(store.list(bucket, f"{key}/")), None) is not None
@@ -200,6 +199,23 @@ def default_variables(driving: Item) -> dict[str, Any]:
         "end_datetime": parse_datetime(end) if end else None,
         "satellite": properties.get("platform"),
     }
+
+
+def given_variables(variables: Mapping[str, Any]) -> dict[str, Any]:
+    """The external variables a request gives, datetimes checked: a bad one is named before any search."""
+    given = {}
+    for name, value in variables.items():
+        if value in (None, ""):
+            continue
+        if name.endswith("_datetime"):
+            try:
+                value = parse_datetime(value)
+            except ValueError:
+                raise ProcessingError(
+                    f"external variable {name}: {value!r} is not an ISO 8601 datetime"
+                ) from None
+        given[name] = value
+    return given
 
 
 def _software() -> str:
@@ -329,9 +345,7 @@ class Processing:
         check_modules(request)
         outcome.targets = self.targets(request, driving.item_id)
         outcome.inputs = self.input_items(request)
-        variables = default_variables(outcome.inputs[driving.name]) | {
-            k: v for k, v in request.variables.items() if v not in (None, "")
-        }
+        variables = default_variables(outcome.inputs[driving.name]) | given_variables(request.variables)
         outcome.variables = variables
         if self._already_published(outcome.targets):
             outcome.skipped = True
