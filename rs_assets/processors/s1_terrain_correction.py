@@ -21,6 +21,8 @@ import xarray as xr
 from eopf.computing.abstract import EOProcessingUnit
 from eopf.computing.types import MappingAuxiliary, MappingDataType
 
+from rs_assets.core.zarr_item import INHERITED
+
 TASKTABLE = Path(__file__).parent / "tasktables" / "s1_terrain_correction.json"
 GRD = "S01SIWGRD"
 DEM = "DEM"
@@ -237,19 +239,7 @@ class TerrainCorrection(EOProcessingUnit):
 
     def _stac(self, node: xr.DataTree, raster: xr.DataArray, mode: str, polarization: str) -> dict[str, Any]:
         source = node.attrs.get("stac_discovery", {}).get("properties", {})
-        kept = (
-            "datetime",
-            "start_datetime",
-            "end_datetime",
-            "platform",
-            "constellation",
-            "instruments",
-            "sat:absolute_orbit",
-            "sat:relative_orbit",
-            "sat:orbit_state",
-            "sar:instrument_mode",
-            "sar:frequency_band",
-        )
+        kept = (*sorted(INHERITED), "sar:instrument_mode", "sar:frequency_band")
         epsg = raster.rio.crs.to_epsg()
         return {
             "type": "Feature",
