@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 
 from rs_assets.core.auth import OAuth2Credentials
+from rs_assets.core.http import RetryPolicy
 from rs_assets.core.models import File
 from rs_assets.core.odata import PROFILES
-from rs_assets.core.retry import RetryPolicy
 from rs_assets.core.station import StationClient, StationConfig
 from rs_assets.simulator.config import Faults, SimStation, SimulatorConfig
 from rs_assets.simulator.server import StationSimulator
@@ -80,8 +80,7 @@ def client_for(simulator: StationSimulator, name: str, **overrides: object) -> S
         password=identity.password,
     )
     station = simulator.config.station(name)
-    profile = {"strict": "default", "mps": "mps", "lenient": "standard"}[station.strictness]
-    options: dict[str, object] = {"profile": PROFILES[profile], "retry": FAST_RETRY} | overrides
+    options: dict[str, object] = {"profile": PROFILES[station.profile], "retry": FAST_RETRY} | overrides
     return StationClient(
         StationConfig(
             name=name,

@@ -9,19 +9,17 @@ against the listing. Only for S3 endpoints given as URLs (path-style addressing)
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import re
-import time
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from urllib.parse import quote, urlsplit
 
 import aiohttp
 import urllib3
 
 from .errors import RsAssetsError
-from .retry import RetryPolicy, is_retriable_status
+from .http import AsyncHttp, HttpError, RetryPolicy, SyncHttp
 from .sigv4 import S3Signer, canonical_host
 
 _CODE = re.compile(rb"<Code>([^<]+)</Code>")
@@ -44,19 +42,25 @@ class DirectS3:
         self.origin, self.path = f"{parts.scheme}://{parts.netloc}", parts.path
         self.host = canonical_host(endpoint_url)
         self.signer = S3Signer(credentials, region)
+        policy = retry or RetryPolicy(attempts=5, backoff=0.2, max_backoff=5.0)
         self.pool = urllib3.PoolManager(maxsize=pool_size, retries=False, timeout=urllib3.Timeout(30, 120))
-        self.retry = retry or RetryPolicy(attempts=5, backoff=0.2, max_backoff=5.0)
+        self.http = SyncHttp(self.pool, policy)
+        self.aio = AsyncHttp(policy)
 
-    def _signed(
+    def _put_headers(
         self, bucket: str, key: str, data: bytes | bytearray, md5_hex: str, metadata: Mapping[str, str]
-    ) -> tuple[str, dict[str, str]]:
-        path = f"{self.path}/{bucket}/{quote(key, safe='/~')}"
+    ) -> Callable[[], dict[str, str]]:
+        """Signed anew for every try: a retry after a long ``Retry-After`` must not carry a stale date."""
         headers = {
             "Content-MD5": base64.b64encode(bytes.fromhex(md5_hex)).decode(),
             "Content-Length": str(len(data)),
             **{f"x-amz-meta-{name}": value for name, value in metadata.items()},
         }
-        return f"{self.origin}{path}", self.signer.sign("PUT", self.host, path, headers, data)
+        path = self._path(bucket, key)
+        return lambda: self.signer.sign("PUT", self.host, path, headers, data)
+
+    def _path(self, bucket: str, key: str) -> str:
+        return f"{self.path}/{bucket}/{quote(key, safe='/~')}"
 
     def _refused(
         self, operation: str, bucket: str, key: str, status: int, body: bytes | None
@@ -65,43 +69,35 @@ class DirectS3:
         reason = code[1].decode() if code else f"HTTP {status}"
         return DirectS3Error(f"s3 {operation} s3://{bucket}/{key} failed: {reason}")
 
-    def _send(
-        self, operation: str, bucket: str, key: str, sign: Any, body: bytes | None
-    ) -> urllib3.BaseHTTPResponse:
-        """One request, retried on connection errors and retriable statuses; signed anew per attempt."""
-        for attempt in range(1, self.retry.attempts + 1):
-            url, headers = sign()
-            try:
-                response = self.pool.request(operation.upper(), url, body=body, headers=headers)
-            except urllib3.exceptions.HTTPError as exc:
-                if attempt == self.retry.attempts:
-                    raise DirectS3Error(
-                        f"s3 {operation} s3://{bucket}/{key} failed: {type(exc).__name__}"
-                    ) from None
-                time.sleep(self.retry.delay(attempt))
-                continue
-            if not is_retriable_status(response.status) or attempt == self.retry.attempts:
-                return response
-            time.sleep(self.retry.delay(attempt, response.headers.get("Retry-After")))
-        raise AssertionError("unreachable")
+    @contextmanager
+    def _errors(self) -> Iterator[None]:
+        try:
+            yield
+        except HttpError as exc:
+            raise DirectS3Error(f"s3 {exc.what} failed: {exc.reason}") from None
 
     def put(self, bucket: str, key: str, data: bytes, md5_hex: str, metadata: Mapping[str, str]) -> None:
-        response = self._send(
-            "put", bucket, key, lambda: self._signed(bucket, key, data, md5_hex, metadata), data
-        )
+        with self._errors():
+            response = self.http.request(
+                "PUT",
+                f"{self.origin}{self._path(bucket, key)}",
+                what=f"put s3://{bucket}/{key}",
+                headers=self._put_headers(bucket, key, data, md5_hex, metadata),
+                body=data,
+            )
         if response.status not in (200, 201, 204):
             raise self._refused("put", bucket, key, response.status, response.data)
 
     def get(self, bucket: str, key: str) -> bytes | None:
         """A small object's bytes in one GET; None when there is no such object."""
-        path = f"{self.path}/{bucket}/{quote(key, safe='/~')}"
-        response = self._send(
-            "get",
-            bucket,
-            key,
-            lambda: (f"{self.origin}{path}", self.signer.sign("GET", self.host, path, {}, b"")),
-            None,
-        )
+        path = self._path(bucket, key)
+        with self._errors():
+            response = self.http.request(
+                "GET",
+                f"{self.origin}{path}",
+                what=f"get s3://{bucket}/{key}",
+                headers=lambda: self.signer.sign("GET", self.host, path, {}, b""),
+            )
         if response.status == 200:
             return response.data
         if response.status == 404:
@@ -118,19 +114,14 @@ class DirectS3:
         metadata: Mapping[str, str],
     ) -> None:
         """``put`` on an asyncio session: same signing, checks, retries and errors."""
-        for attempt in range(1, self.retry.attempts + 1):
-            url, headers = self._signed(bucket, key, data, md5_hex, metadata)
-            try:
-                async with http.put(url, data=data, headers=headers) as response:
-                    status, answer = response.status, await response.read()
-                    retry_after = response.headers.get("Retry-After")
-            except (aiohttp.ClientError, OSError) as exc:  # OSError covers timeouts
-                if attempt == self.retry.attempts:
-                    raise DirectS3Error(f"s3 put s3://{bucket}/{key} failed: {type(exc).__name__}") from None
-                await asyncio.sleep(self.retry.delay(attempt))
-                continue
-            if status in (200, 201, 204):
-                return
-            if not is_retriable_status(status) or attempt == self.retry.attempts:
-                raise self._refused("put", bucket, key, status, answer)
-            await asyncio.sleep(self.retry.delay(attempt, retry_after))
+        with self._errors():
+            status, answer = await self.aio.request(
+                http,
+                "PUT",
+                f"{self.origin}{self._path(bucket, key)}",
+                what=f"put s3://{bucket}/{key}",
+                headers=self._put_headers(bucket, key, data, md5_hex, metadata),
+                data=data,
+            )
+        if status not in (200, 201, 204):
+            raise self._refused("put", bucket, key, status, answer)

@@ -7,6 +7,7 @@ A second listener receives the 307 redirects of stations configured with ``redir
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
 import logging
@@ -25,7 +26,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 from .config import Faults, SimulatorConfig
 from .data import SimulatorData, StationData, public
-from .odata_filter import STRICTNESS, FilterRejected, compile_query, parse_orderby
+from .odata_filter import CAPABILITIES, FilterRejected, compile_query, parse_orderby
 
 log = logging.getLogger(__name__)
 
@@ -224,6 +225,7 @@ class _Handler(BaseHTTPRequestHandler):
                 self._download(self._station(match["station"]), match["entity"], match["id"], redirected=True)
                 return
             if path == "/auth/token" and method == "POST":
+                self.sim.record(entry)
                 self._token()
                 return
             index = _INDEX.match(path)
@@ -239,7 +241,7 @@ class _Handler(BaseHTTPRequestHandler):
                 return
             entry["station"] = station.station.name
             self.sim.record(entry)
-            if not self._pass_faults(station.station.name) or not self._authorised():
+            if not self._pass_faults(station.station.name) or not self._authorised(station.station.auth):
                 return
             if "id" in match.groupdict() and match["id"] is not None:
                 self._download(station, match["entity"], match["id"], redirected=False)
@@ -260,11 +262,18 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         form = {k: v[0] for k, v in parse_qs(self.rfile.read(length).decode()).items()}
         identity = self.sim.config.identity
-        if form.get("client_id") != identity.client_id or form.get("client_secret") != identity.client_secret:
+        confidential = (
+            form.get("client_id") == identity.client_id
+            and form.get("client_secret") == identity.client_secret
+        )
+        public = form.get("client_id") == identity.public_client_id and "client_secret" not in form
+        if not (confidential or public):
             self._json(401, {"error": "invalid_client"})
             return
         grant = form.get("grant_type")
-        if grant == "password":
+        if grant == "client_credentials" and confidential:
+            self._json(200, self.sim.tokens.issue(refresh=False))
+        elif grant == "password":
             if form.get("username") != identity.username or form.get("password") != identity.password:
                 self._json(400, {"error": "invalid_grant", "error_description": "bad username or password"})
                 return
@@ -277,8 +286,17 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             self._json(400, {"error": "unsupported_grant_type"})
 
-    def _authorised(self) -> bool:
+    def _authorised(self, scheme: str) -> bool:
         header = self.headers.get("Authorization", "")
+        if scheme == "basic":
+            identity = self.sim.config.identity
+            expected = base64.b64encode(f"{identity.username}:{identity.password}".encode()).decode()
+            if header == f"Basic {expected}":
+                return True
+            self._json(
+                401, {"error": "invalid_credentials"}, headers={"WWW-Authenticate": 'Basic realm="station"'}
+            )
+            return False
         if header.startswith("Bearer ") and self.sim.tokens.valid(header[7:]):
             return True
         self._json(
@@ -318,9 +336,9 @@ class _Handler(BaseHTTPRequestHandler):
         params = parse_qs(query, keep_blank_values=True)
         try:
             options = self._options(params, entity)
-            strictness = STRICTNESS[station.station.strictness]
+            capabilities = CAPABILITIES[station.station.profile]
             if "$filter" in options:
-                predicate, since = compile_query(options["$filter"], fields, strictness)
+                predicate, since = compile_query(options["$filter"], fields, capabilities)
                 if since is not None:
                     records, _ = station.published_since(entity, now, since)
                 records = [r for r in records if predicate(r)]

@@ -19,10 +19,10 @@ from rs_assets.core.errors import (
 )
 from rs_assets.core.models import Session
 from rs_assets.core.odata import F, Query
-from rs_assets.core.station import StationClient
+from rs_assets.core.station import StationClient, StationConfig
 from rs_assets.simulator.config import Faults, SimStation
 from rs_assets.simulator.server import StationSimulator
-from tests.conftest import SimulatorFactory, client_for, one_file_station
+from tests.conftest import FAST_RETRY, SimulatorFactory, client_for, one_file_station
 
 Download = Callable[[StationClient, str, int], bytes]
 
@@ -111,13 +111,13 @@ def test_token_expiring_mid_search_is_renewed(simulator_factory: SimulatorFactor
 def test_current_token_is_only_read_never_requested(simulator_factory: SimulatorFactory) -> None:
     """What the asyncio path asks first: it must not block the loop with a login."""
     sim = simulator_factory(SimStation(name="CUR", kind="cadip", sessions=1, chunk_size=64, retransfers=0))
-    tokens = client_for(sim, "CUR")._tokens
+    tokens = client_for(sim, "CUR")._http.auth
     assert tokens is not None
     assert tokens.current() is None
     assert sim.tokens.logins == 0
-    token = tokens.token()
-    assert tokens.current() == token and sim.tokens.logins == 1
-    tokens.invalidate(token)
+    header = tokens.header()
+    assert tokens.current() == header and sim.tokens.logins == 1
+    tokens.invalidate(header)
     assert tokens.current() is None
 
 
@@ -216,7 +216,7 @@ def test_password_grant_refused_is_an_auth_error(simulator_factory: SimulatorFac
 
     sim = simulator_factory(SimStation(name="INS", kind="cadip", sessions=1, chunk_size=64))
     client = client_for(sim, "INS")
-    client._tokens._credentials = client._tokens._credentials.__class__(  # type: ignore[union-attr]
+    client._http.auth._credentials = client._http.auth._credentials.__class__(  # type: ignore[union-attr]
         token_url=sim.token_url,
         client_id="rs-assets",
         username="operator",
@@ -226,3 +226,66 @@ def test_password_grant_refused_is_an_auth_error(simulator_factory: SimulatorFac
     with pytest.raises(StationAuthError) as caught:
         client.sessions(None)
     assert "wrong" not in str(caught.value) and "password grant refused with HTTP 400" in str(caught.value)
+
+
+def _client(sim: StationSimulator, name: str, credentials: object) -> StationClient:
+    return StationClient(
+        StationConfig(
+            name=name,
+            kind="auxip",
+            base_url=sim.station_url(name),
+            credentials=credentials,
+            retry=FAST_RETRY,  # type: ignore[arg-type]
+        )
+    )
+
+
+def test_client_credentials_grant_public_clients_and_basic_auth_reach_their_stations(
+    simulator_factory: SimulatorFactory,
+) -> None:
+    from rs_assets.core.auth import BasicCredentials, OAuth2Credentials
+
+    sim = simulator_factory(
+        SimStation(name="CC", kind="auxip", products_per_day=2, days=1),
+        SimStation(name="BAS", kind="auxip", products_per_day=2, days=1, auth="basic"),
+    )
+    identity = sim.config.identity
+    client_credentials = OAuth2Credentials(
+        token_url=sim.token_url,
+        client_id=identity.client_id,
+        client_secret=identity.client_secret,
+        grant="client_credentials",
+    )
+    public = OAuth2Credentials(
+        token_url=sim.token_url,
+        client_id=identity.public_client_id,
+        username=identity.username,
+        password=identity.password,
+    )
+    basic = BasicCredentials(identity.username, identity.password)
+    for name, credentials in (("CC", client_credentials), ("CC", public), ("BAS", basic)):
+        client = _client(sim, name, credentials)
+        products = client.products(None)
+        assert len(products) == len(truth(sim, name, "Products")) > 0
+        body = b"".join(client.iter_download("Products", products[0].Id))
+        assert len(body) == products[0].ContentLength
+    token_posts = [r for r in sim.requests if r["path"] == "/auth/token"]
+    assert len(token_posts) == 2, "basic auth asks no token endpoint"
+
+
+def test_a_basic_auth_station_refusing_us_is_an_auth_error_without_the_password(
+    simulator_factory: SimulatorFactory,
+) -> None:
+    from rs_assets.core.auth import BasicCredentials
+    from rs_assets.core.errors import StationAuthError
+
+    sim = simulator_factory(SimStation(name="BAS", kind="auxip", products_per_day=2, days=1, auth="basic"))
+    client = _client(sim, "BAS", BasicCredentials(sim.config.identity.username, "not-the-password"))
+    with pytest.raises(
+        StationAuthError, match=r"station 'BAS'.*refused our credentials \(HTTP 401\)"
+    ) as caught:
+        client.products(None)
+    assert "not-the-password" not in str(caught.value)
+    assert len([r for r in sim.requests if r["path"].startswith("/BAS/")]) == 1, (
+        "a refused password is not retried"
+    )

@@ -13,7 +13,7 @@ import pytest
 from botocore.credentials import Credentials
 
 from rs_assets.core.direct_s3 import DirectS3, DirectS3Error
-from rs_assets.core.retry import RetryPolicy
+from rs_assets.core.http import RetryPolicy
 
 
 class Recorder(BaseHTTPRequestHandler):

@@ -6,20 +6,21 @@ deadlocks on concurrent writers to one collection and one POST per item is ~20x 
 
 from __future__ import annotations
 
+import json
 import threading
-import time
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from typing import Any
 from urllib.parse import quote
 
-import requests
+import urllib3
 from pystac_client import Client
 from pystac_client.exceptions import APIError
+from urllib3.response import BaseHTTPResponse
 
 from ..errors import CatalogError, ItemExistsError
-from ..retry import RetryPolicy, is_retriable_status
-from .base import ID_PAGE, UPSERT_PAGE, Catalog, CollectionNaming, Item, new_collection, pages
+from ..http import HostTrust, HttpError, RetryPolicy, SyncHttp, excerpt
+from .base import ID_PAGE, UPSERT_PAGE, Catalog, Item, OwnerNamespace, new_collection, pages
 
 _writers: defaultdict[str, threading.Lock] = defaultdict(threading.Lock)
 
@@ -60,48 +61,43 @@ class StacApiCatalog(Catalog):
     def __init__(
         self,
         url: str,
-        naming: CollectionNaming | None = None,
+        naming: OwnerNamespace | None = None,
         *,
         headers: dict[str, str] | None = None,
         timeout: float = 60.0,
         retry: RetryPolicy | None = None,
     ):
-        super().__init__(naming or CollectionNaming())
+        super().__init__(naming or OwnerNamespace())
         self.url = url.rstrip("/")
-        self._http = requests.Session()
-        self._http.headers.update(headers or {})
-        self._timeout = timeout
-        self._retry = retry or RetryPolicy(attempts=4)
+        self._headers = dict(headers or {})
+        self._pool = urllib3.PoolManager(maxsize=8, retries=False, timeout=urllib3.Timeout(10, timeout))
+        self._http = SyncHttp(self._pool, retry or RetryPolicy(attempts=4), trust=HostTrust(self.url))
 
     def close(self) -> None:
-        self._http.close()
+        self._pool.clear()
 
     def _collection_url(self, collection: str) -> str:
         return f"{self.url}/collections/{quote(self.wire_id(collection), safe=':')}"
 
-    def _request(self, method: str, url: str, what: str, **kwargs: Any) -> requests.Response:
-        for attempt in range(1, self._retry.attempts + 1):
-            try:
-                response = self._http.request(method, url, timeout=self._timeout, **kwargs)
-            except (requests.ConnectionError, requests.Timeout) as exc:
-                if attempt == self._retry.attempts:
-                    raise CatalogError(f"catalog {self.url}: {what}: {type(exc).__name__}") from None
-                time.sleep(self._retry.delay(attempt))
-                continue
-            if is_retriable_status(response.status_code) and attempt < self._retry.attempts:
-                time.sleep(self._retry.delay(attempt, response.headers.get("Retry-After")))
-                continue
-            return response
-        raise AssertionError("unreachable")
+    def _request(self, method: str, url: str, what: str, json_body: Any = None) -> BaseHTTPResponse:
+        headers = {"Accept": "application/json", **self._headers}
+        body = None
+        if json_body is not None:
+            headers["Content-Type"] = "application/json"
+            body = json.dumps(json_body).encode()
+        try:
+            return self._http.request(method, url, what=what, headers=headers, body=body)
+        except HttpError as exc:
+            raise CatalogError(f"catalog {self.url}: {exc}") from None
 
-    def _fail(self, response: requests.Response, what: str) -> CatalogError:
-        return CatalogError(f"catalog {self.url}: {what}: HTTP {response.status_code}: {response.text[:300]}")
+    def _fail(self, response: BaseHTTPResponse, what: str) -> CatalogError:
+        return CatalogError(f"catalog {self.url}: {what}: HTTP {response.status}: {excerpt(response)}")
 
     def collection_exists(self, collection: str) -> bool:
         response = self._request("GET", self._collection_url(collection), f"get collection {collection}")
-        if response.status_code == 404:
+        if response.status == 404:
             return False
-        if response.status_code != 200:
+        if response.status != 200:
             raise self._fail(response, f"get collection {self.wire_id(collection)}")
         return True
 
@@ -110,7 +106,7 @@ class StacApiCatalog(Catalog):
         url: str | None = f"{self.url}/collections?limit=1000"
         while url:
             response = self._request("GET", url, "list collections")
-            if response.status_code != 200:
+            if response.status != 200:
                 raise self._fail(response, "list collections")
             body = response.json()
             found += [c["id"] for c in body.get("collections", [])]
@@ -122,8 +118,10 @@ class StacApiCatalog(Catalog):
             return
         wire = self.wire_id(collection)
         body = new_collection(wire, description)
-        response = self._request("POST", f"{self.url}/collections", f"create collection {wire}", json=body)
-        if response.status_code not in (200, 201, 409):
+        response = self._request(
+            "POST", f"{self.url}/collections", f"create collection {wire}", json_body=body
+        )
+        if response.status not in (200, 201, 409):
             raise self._fail(response, f"create collection {wire}")
 
     def upsert_items(self, collection: str, items: Sequence[Item]) -> int:
@@ -136,12 +134,12 @@ class StacApiCatalog(Catalog):
                     "POST",
                     f"{self._collection_url(collection)}/bulk_items",
                     f"bulk upsert into {wire}",
-                    json=body,
+                    json_body=body,
                 )
-                if response.status_code not in (200, 201):
+                if response.status not in (200, 201):
                     raise self._fail(response, f"bulk upsert of {len(page)} items into {wire}")
                 # bulk_items answers 200 even when some items were refused: they are listed in "errors".
-                report = response.json() if response.content else {}
+                report = response.json() if response.data else {}
                 errors = report.get("errors") if isinstance(report, dict) else None
                 if errors:
                     listed = "; ".join(f"{e.get('id')}: {e.get('msg')}" for e in errors[:5])
@@ -156,11 +154,11 @@ class StacApiCatalog(Catalog):
             "POST",
             f"{self._collection_url(collection)}/items",
             f"insert {item['id']}",
-            json=_to_wire(self._stamp(collection, [item])[0]),
+            json_body=_to_wire(self._stamp(collection, [item])[0]),
         )
-        if response.status_code == 409:
+        if response.status == 409:
             raise ItemExistsError(f"item {item['id']!r} already exists in collection {wire!r}")
-        if response.status_code not in (200, 201):
+        if response.status not in (200, 201):
             raise self._fail(response, f"insert item {item['id']} into {wire}")
 
     def existing_ids(self, collection: str, ids: Iterable[str]) -> set[str]:
@@ -177,9 +175,9 @@ class StacApiCatalog(Catalog):
                 },
             }
             response = self._request(
-                "POST", f"{self.url}/search", f"look up {len(page)} ids in {wire}", json=body
+                "POST", f"{self.url}/search", f"look up {len(page)} ids in {wire}", json_body=body
             )
-            if response.status_code != 200:
+            if response.status != 200:
                 raise self._fail(response, f"look up ids in {wire}")
             found.update(feature["id"] for feature in response.json().get("features", []))
         return found
@@ -190,18 +188,18 @@ class StacApiCatalog(Catalog):
     def get_item(self, collection: str, item_id: str) -> Item | None:
         url = self.item_url(collection, item_id)
         response = self._request("GET", url, f"get item {item_id}")
-        if response.status_code == 404:
+        if response.status == 404:
             return None
-        if response.status_code != 200:
+        if response.status != 200:
             raise self._fail(response, f"get item {item_id} of {self.wire_id(collection)}")
         return _from_wire(response.json())
 
     def delete_item(self, collection: str, item_id: str) -> bool:
         url = self.item_url(collection, item_id)
         response = self._request("DELETE", url, f"delete item {item_id}")
-        if response.status_code == 404:
+        if response.status == 404:
             return False
-        if response.status_code not in (200, 204):
+        if response.status not in (200, 204):
             raise self._fail(response, f"delete item {item_id} of {self.wire_id(collection)}")
         return True
 
@@ -215,7 +213,7 @@ class StacApiCatalog(Catalog):
     ) -> list[Item]:
         wires = [self.wire_id(c) for c in collections]
         try:
-            client = Client.open(self.url, headers=dict(self._http.headers))
+            client = Client.open(self.url, headers=self._headers)
             # stac-fastapi-pgstac declares sort as v1.1.0, which pystac-client does not recognise.
             client.add_conforms_to("SORT")
             search = client.search(
