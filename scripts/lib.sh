@@ -32,6 +32,7 @@ ensure_python_env() {
     "$python" -m uv sync --frozen --all-extras --compile-bytecode --python "$python" -q
     export PATH="$ROOT/.venv/bin:$PATH"
     export VIRTUAL_ENV="$ROOT/.venv"
+    export RS_BASE_PYTHON="$python"  # the interpreter that has uv: the wheel test builds and installs with it
 }
 
 ensure_apt() {

@@ -13,6 +13,7 @@ import tarfile
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
+from typing import IO
 
 from .errors import RsAssetsError
 
@@ -68,7 +69,7 @@ def _safe_target(root: Path, archive: str, member: str) -> Path:
     return target
 
 
-def _copy(source, target: Path, limits: Limits, archive: str, member: str) -> None:  # type: ignore[no-untyped-def]
+def _copy(source: IO[bytes], target: Path, limits: Limits, archive: str, member: str) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     with target.open("wb") as out:
         while chunk := source.read(_COPY_CHUNK):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import builtins
 import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -68,7 +69,7 @@ class ObjectStore:
         self,
         bucket: str,
         key: str,
-        data: bytes | memoryview,
+        data: bytes | bytearray | memoryview,
         md5_hex: str,
         metadata: dict[str, str] | None = None,
     ) -> None:
@@ -183,7 +184,7 @@ class ObjectStore:
             raise self._fail(f"upload part {number}", bucket, key, exc) from None
         return {"PartNumber": number, "ETag": response["ETag"]}
 
-    def complete(self, bucket: str, key: str, upload_id: str, parts: list[dict[str, Any]]) -> None:
+    def complete(self, bucket: str, key: str, upload_id: str, parts: builtins.list[dict[str, Any]]) -> None:
         try:
             self.client.complete_multipart_upload(
                 Bucket=bucket,

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 MAX_SIDE = 512
 
 
-def _measurement(store: Path):  # type: ignore[no-untyped-def]
+def _measurement(store: Path) -> Any:
     """The first numeric array of at least 2 dimensions under a ``measurements`` group, searched breadth-first."""
     import zarr
 

@@ -11,6 +11,7 @@ import asyncio
 import hashlib
 import threading
 import time
+from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Literal, Self
@@ -108,7 +109,9 @@ class Transfer:
                 f"{where}: MD5 {digest} does not match the station's {source.md5.lower()}"
             )
 
-    def _single(self, stream, source: Source, bucket: str, key: str, where: str) -> ObjectInfo:  # type: ignore[no-untyped-def]
+    def _single(
+        self, stream: Iterator[bytes], source: Source, bucket: str, key: str, where: str
+    ) -> ObjectInfo:
         buffer = bytearray()
         digest = hashlib.md5()
         for chunk in stream:
@@ -118,7 +121,9 @@ class Transfer:
         self.store.put(bucket, key, buffer, digest.hexdigest())
         return ObjectInfo(bucket, key, len(buffer), digest.hexdigest())
 
-    def _multipart(self, stream, source: Source, bucket: str, key: str, where: str) -> ObjectInfo:  # type: ignore[no-untyped-def]
+    def _multipart(
+        self, stream: Iterator[bytes], source: Source, bucket: str, key: str, where: str
+    ) -> ObjectInfo:
         settings = self.settings
         self.store.abort_stale_uploads(bucket, key)
         # The station's MD5, when it gives one, is recorded up front: completion only happens if it matched.

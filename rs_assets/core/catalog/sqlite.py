@@ -7,6 +7,7 @@ import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -14,7 +15,7 @@ from urllib.parse import quote
 import cql2
 
 from ..errors import CatalogError, ItemExistsError
-from .base import ID_PAGE, Catalog, CollectionNaming, Item, new_collection, pages
+from .base import ID_PAGE, Catalog, Item, OwnerNamespace, new_collection, pages
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS collections (id TEXT PRIMARY KEY, body TEXT NOT NULL);
@@ -28,8 +29,8 @@ CREATE TABLE IF NOT EXISTS items (
 
 
 class SqliteCatalog(Catalog):
-    def __init__(self, path: str | Path, naming: CollectionNaming | None = None):
-        super().__init__(naming or CollectionNaming())
+    def __init__(self, path: str | Path, naming: OwnerNamespace | None = None):
+        super().__init__(naming or OwnerNamespace())
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
@@ -151,7 +152,7 @@ class SqliteCatalog(Catalog):
         for key in reversed(sortby or []):
             field = key["field"].removeprefix("properties.")
             items.sort(
-                key=lambda item, f=field: _sort_key(item, f),
+                key=partial(_sort_key, field=field),
                 reverse=key.get("direction", "asc") == "desc",
             )
         return items[:limit] if limit is not None else items

@@ -2,7 +2,7 @@
 ``process_input_adfs``).
 
 Each alternative is tried in its order: search the catalog; when nothing matches, stage what the AUXIPs hold
-for the same selection (ValCover or LatestValCover, DESIGN 2.4) and search again; when ``timeout_seconds``
+for the same selection (ValCover or LatestValCover) and search again; when ``timeout_seconds``
 allows, keep looking for a late ADF until it runs out. The first alternative that finds an item wins. When none
 does, the error names the ADF and every search tried, with what each found.
 """
@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from ..bucket_rules import BucketRules
 from ..catalog import Catalog
@@ -125,7 +125,7 @@ def resolve_adf(
     raise AdfNotFound(f"ADF {name}: no alternative found an item: {tried}")
 
 
-def _relation(filter: Any) -> str:
+def _relation(filter: Any) -> Literal["contains", "intersects"]:
     """``intersects`` when the temporal test of a query is an intersection, else ``contains`` (ValCover)."""
     text = json.dumps(filter or {})
     return (
@@ -182,23 +182,27 @@ class AuxipStager:
         if not self.clients:
             return "no AUXIP station is configured"
         window, latest = selection
-        notes = []
-        for client in self.clients:
-            staged = stage_valcover(
-                client,
-                self.transfer,
-                self.catalog,
-                window,
-                latest=latest,
-                collection=query.collection,
-                owner=self.owner,
-                names=self.names,
-                rules=self.rules,
-                task=self.task,
-            )
-            failed = staged.report.failed
-            notes.append(
-                f"{client.name}: {len(staged.selected)} selected, {len(staged.report.staged)} staged"
-                + (f", {len(failed)} failed ({failed[0].error})" if failed else "")
-            )
+        serving = [c for c in self.clients if c.config.serves(window.product_type)]
+        if not serving:
+            return f"no AUXIP serves {window.product_type} ({', '.join(c.name for c in self.clients)} do not list it)"
+        staged = stage_valcover(
+            serving,
+            self.transfer,
+            self.catalog,
+            window,
+            latest=latest,
+            collection=query.collection,
+            owner=self.owner,
+            names=self.names,
+            rules=self.rules,
+            task=self.task,
+        )
+        failed = staged.report.failed
+        notes = [
+            f"{client.name}: {sum(1 for s in staged.stations.values() if s == client.name)} selected, "
+            f"{sum(1 for o in staged.report.staged if staged.stations.get(o.task.source.name) == client.name)} staged"
+            for client in serving
+        ]
+        if failed:
+            notes.append(f"{len(failed)} failed ({failed[0].task.source.name}: {failed[0].error})")
         return "; ".join(notes)
