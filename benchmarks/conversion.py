@@ -44,7 +44,7 @@ def main() -> None:
     lines = [
         f"# conversion benchmark, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {platform.node()}, {os.cpu_count()} cores",
         f"# command: benchmarks/run conversion --repeat {args.repeat}",
-        f"# product: {safe.name} (sarsen 0.9.6 sdist, DESIGN 2.6 edits)",
+        f"# product: {safe.name} (sarsen 0.9.6 sdist, prepared by rs_assets.simulator.samples.s1_grdh)",
     ]
     directs, ours = [], []
     with simulator(config, args.workdir) as url:

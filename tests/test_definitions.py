@@ -50,16 +50,22 @@ def test_station_sources_and_resources_are_wired() -> None:
 
 
 def test_every_asset_family_is_in_the_graph() -> None:
-    """DESIGN 3's shape: AUX and PRIP chains, sessions, and the conversion after PRIP's unpacked products."""
+    """The asset graph's shape: AUX and PRIP chains, sessions, and the conversion after PRIP's unpacked products."""
     graph = _load_fresh().resolve_asset_graph()
     keys = {key.to_user_string() for key in graph.get_all_asset_keys()}
-    assert {"aux_files", "aux_catalog", "aux_archives", "cadip_sessions", "cadip_discovery"} <= keys
-    assert {"prip_products", "prip_catalog", "prip_safe", "zarr_products"} <= keys
-    parents = {k.to_user_string() for k in graph.get(dg.AssetKey("zarr_products")).parent_keys}
-    assert parents == {"prip_safe"}
+    assert {
+        "adgs/aux_files",
+        "adgs/aux_catalog",
+        "adgs/aux_unpacked",
+        "cadip_sessions",
+        "cadip_discovery",
+    } <= keys
+    assert {"prip/prip_products", "prip/prip_catalog", "prip/prip_unpacked", "prip/zarr_products"} <= keys
+    parents = {k.to_user_string() for k in graph.get(dg.AssetKey(["prip", "zarr_products"])).parent_keys}
+    assert parents == {"prip/prip_unpacked"}
     processed = graph.get(dg.AssetKey("processed_s1_terrain_correction"))
-    assert {k.to_user_string() for k in processed.parent_keys} == {"zarr_products"}
-    assert processed.partitions_def == graph.get(dg.AssetKey("zarr_products")).partitions_def
+    assert {k.to_user_string() for k in processed.parent_keys} == {"prip/zarr_products"}
+    assert processed.partitions_def == graph.get(dg.AssetKey(["prip", "zarr_products"])).partitions_def
 
 
 def test_code_location_name_is_the_same_everywhere() -> None:

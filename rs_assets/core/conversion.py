@@ -1,4 +1,4 @@
-"""Staged legacy SAFE product -> EOPF Zarr store in S3 -> catalog item with lineage (seed 003).
+"""Staged legacy SAFE product -> EOPF Zarr store in S3 -> catalog item with lineage.
 
 Two halves. ``run_job`` is the heavy part (fetch the SAFE directory, convert, upload the store): it takes
 and returns plain data so that it runs here or on a Dask worker alike. ``Conversion`` is the catalog
@@ -346,7 +346,7 @@ class Conversion:
 
 
 def requested_item(stac_input: str, timeout: float = 30.0) -> Item:
-    """The item an operator asks to convert (seed 003): its URL, a FeatureCollection or Feature, or an id."""
+    """The item an operator asks to convert: its URL, a FeatureCollection or Feature, or an id."""
     text = stac_input.strip()
     if not text:
         raise RsAssetsError("no STAC input given")
@@ -383,19 +383,24 @@ def staged_or_stage(
     catalog: Catalog,
     requested: Item,
     collection: str | None,
-    client: StationClient,
+    clients: Sequence[StationClient],
     transfer: Transfer,
     make_task: Callable[[Product, str | None], StageTask],
 ) -> tuple[Item, str]:
-    """The staged item of ``requested``: from the staging collection, else staged now from the station."""
+    """The staged item of ``requested``: from the staging collection, else staged now from the first station
+    that has it."""
     item_id = requested["id"]
     staged = catalog.get_item(collection, item_id) if collection else None
     if staged is not None and collection is not None:
         return staged, collection
-    products = client.products(F("Name").eq(item_id))
-    if not products:
+    for client in clients:
+        products = client.products(F("Name").eq(item_id))
+        if products:
+            break
+    else:
+        names = ", ".join(repr(c.name) for c in clients) or "none configured"
         raise RsAssetsError(
-            f"{item_id} is neither staged in {collection or 'the catalog'} nor on station {client.name!r}"
+            f"{item_id} is neither staged in {collection or 'the catalog'} nor at station {names}"
         )
     task = make_task(products[0], collection)
     report = stage_all(client, transfer, [task], 1)

@@ -1,4 +1,4 @@
-"""Replace an item's archive assets with their extracted content in S3 (seed 002 ``process_asset``).
+"""Replace an item's archive assets with their extracted content in S3, as the RS AUX workflow's ``process_asset`` does.
 
 Order matters for safety: extract and upload the content, publish the updated item, and only then delete
 the archive. A run killed at any point leaves either the old item with its archive, or the new item with

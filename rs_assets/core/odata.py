@@ -1,6 +1,6 @@
 """One OData ``$filter`` builder for every station, constrained by a per-station capability profile.
 
-Real stations reject different subsets of OData (DESIGN 2.2). Queries are built as small expression trees
+Real stations reject different subsets of OData (docs/conventions.md lists them). Queries are built as small expression trees
 and rendered for a profile, so that e.g. ``ge`` becomes ``(x gt v or x eq v)`` where a station lacks it, and
 nothing outside what the profile allows ever reaches the wire.
 """

@@ -1,4 +1,4 @@
-"""Legacy product types and their EOPF types (DESIGN 2.6), kept as data in ``rs_assets/data/product_types.csv``.
+"""Legacy product types and their EOPF types, kept as data in ``rs_assets/data/product_types.csv``.
 
 The table covers every type the ``eopf`` mapping files convert (a test checks it against the installed
 package). EOPF types are 9 characters: ``S`` + 2-digit mission + 6 characters, ``_``-padded.

@@ -1,6 +1,6 @@
 """The catalog item of a converted product, built from the ``stac_discovery`` the converter wrote in the store.
 
-Corrects what eopf 3.0.0 gets wrong (DESIGN 2.6): the id (a description string for S1: the store name is
+Corrects what eopf 3.0.0 gets wrong: the id (a description string for S1: the store name is
 used), the bbox order (recomputed from the geometry), the product type (taken from our table) and
 ``"null"``/``"MISSING"`` placeholder strings (dropped).
 """

@@ -13,7 +13,7 @@ class ConversionResource(dg.ConfigurableResource):
     """How legacy products become EOPF Zarr: converter rules, output collections, local scratch space.
 
     ``converters`` maps an EOPF type (or ``*``) to a ``package.module:function`` that takes precedence over
-    eopf for it; ``outputs`` maps an EOPF type (or ``*``) to the collection its items go to (seed 003).
+    eopf for it; ``outputs`` maps an EOPF type (or ``*``) to the collection its items go to.
     """
 
     converters: dict[str, str] = Field(default_factory=dict)
