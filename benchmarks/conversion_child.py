@@ -60,7 +60,7 @@ def asset(args: argparse.Namespace) -> dict:
         storage.client().create_bucket(Bucket=name)
     (work / "rules.csv").write_text(f"*,*,*,30,conv-data-{tag}\n")
     stations_yaml(work / "stations.yaml", args.url, {"name": "PRIP", "kind": "prip"})
-    defs = build_prip("PRIP", daily_partitions("2026-11-01"), CollectionNames())
+    defs = build_prip(["PRIP"], daily_partitions("2026-11-01"), CollectionNames())
     assets = {a.key.to_user_string(): a for a in defs.assets or []}  # type: ignore[union-attr]
     resources = {
         "stations": StationsResource(stations_file=str(work / "stations.yaml")),
@@ -76,14 +76,14 @@ def asset(args: argparse.Namespace) -> dict:
     import_seconds = time.perf_counter() - imported
     instance = dg.DagsterInstance.ephemeral()  # the platform's instance exists before any run
     dg.materialize(
-        [assets[n] for n in ("prip_products", "prip_catalog", "prip_safe")],
+        [assets[n] for n in ("prip/prip_products", "prip/prip_catalog", "prip/prip_unpacked")],
         partition_key=day,
         resources=resources,
         instance=instance,
     )
     started = time.perf_counter()
     result = dg.materialize(
-        [assets["zarr_products"]], partition_key=day, resources=resources, instance=instance
+        [assets["prip/zarr_products"]], partition_key=day, resources=resources, instance=instance
     )
     seconds = time.perf_counter() - started
     meta = result.get_asset_materialization_events()[0].materialization.metadata

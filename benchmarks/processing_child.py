@@ -99,7 +99,7 @@ def asset(args: argparse.Namespace) -> dict:
     cat.ensure_collection("s01siwgrd")
     cat.upsert_items("s01siwgrd", [grd])
     write_manifest(
-        store, storage.bucket, manifest_key("zarr_products", DAY), [ManifestEntry("s01siwgrd", grd)]
+        store, storage.bucket, manifest_key("prip/zarr_products", DAY), [ManifestEntry("s01siwgrd", grd)]
     )
     dem_name = Path(args.dem).name
     dem_key = f"copernicus/s1-aux/{dem_name}/{dem_name}"
@@ -110,9 +110,9 @@ def asset(args: argparse.Namespace) -> dict:
     processors = load_processors_file(DEFAULT_PROCESSORS)
     settings = processors.settings(PROCESSOR)
     driving = dg.AssetSpec(
-        "zarr_products", partitions_def=dg.DailyPartitionsDefinition(start_date="2026-11-01")
+        ["prip", "zarr_products"], partitions_def=dg.DailyPartitionsDefinition(start_date="2026-11-01")
     )
-    processed = build_processor(settings, processors.processor(PROCESSOR), driving)
+    processed = build_processor(settings, processors.processor(PROCESSOR), [driving])
     resources = {
         "stations": StationsResource(simulator_url="http://127.0.0.1:9"),
         "storage": storage,

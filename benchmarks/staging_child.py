@@ -136,8 +136,10 @@ def aux_day(args: argparse.Namespace) -> dict:
         args.url,
         {"name": "ADGS", "kind": "auxip", "max_parallel_downloads": args.parallel, "page_size": 1000},
     )
-    defs = build_auxip("ADGS", daily_partitions("2026-11-01"), CollectionNames())
-    assets = [a for a in defs.assets or [] if a.key.to_user_string() in ("aux_files", "aux_catalog")]  # type: ignore[union-attr]
+    defs = build_auxip(["ADGS"], daily_partitions("2026-11-01"), CollectionNames())
+    assets = [
+        a for a in defs.assets or [] if a.key.to_user_string() in ("adgs/aux_files", "adgs/aux_catalog")
+    ]  # type: ignore[union-attr]
     catalog_url = os.environ.get("RS_TEST_STAC_API_URL")
     resources = {
         "stations": StationsResource(stations_file=str(work / "stations.yaml")),
@@ -167,10 +169,10 @@ def aux_day(args: argparse.Namespace) -> dict:
     return {
         "seconds": seconds,
         "cpu_seconds": cpu,
-        "count": events["aux_files"]["staged"].value,
-        "bytes": events["aux_files"]["bytes"].value,
-        "published": events["aux_catalog"]["published"].value,
-        "staging_seconds": events["aux_files"]["seconds"].value,
+        "count": events["adgs/aux_files"]["staged"].value,
+        "bytes": events["adgs/aux_files"]["bytes"].value,
+        "published": events["adgs/aux_catalog"]["published"].value,
+        "staging_seconds": events["adgs/aux_files"]["seconds"].value,
         "rss_mib": peak_rss_mib(),
     }
 

@@ -8,7 +8,6 @@ from rs_assets.assets.partitions import daily_partitions
 from rs_assets.assets.prip import build_prip
 from rs_assets.assets.processing import build_processing
 from rs_assets.assets.stations import station_specs
-from rs_assets.core.errors import ConfigError
 from rs_assets.core.stac_mapping import CollectionNames
 from rs_assets.resources.from_settings import build_resources
 from rs_assets.settings import Settings
@@ -20,15 +19,13 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
     names = CollectionNames()
     daily = daily_partitions(settings.partitions_start)
     families: list[dg.Definitions] = []
-    for kind, build in (("auxip", build_auxip), ("prip", build_prip)):
-        found = stations.of_kind(kind)
-        if len(found) > 1:
-            raise ConfigError(
-                f"one {kind.upper()} station is supported, the stations file has {len(found)}: "
-                + ", ".join(s.name for s in found)
-            )
-        if found:
-            families.append(build(found[0].name, daily, names))
+    auxips, prips = stations.of_kind("auxip"), stations.of_kind("prip")
+    if auxips:
+        families.append(build_auxip([s.name for s in auxips], daily, names))
+    if prips:
+        families.append(
+            build_prip([s.name for s in prips], daily, names, [s.name for s in prips if s.convert])
+        )
     cadips = [s.name for s in stations.of_kind("cadip")]
     if cadips:
         families.append(build_cadip(names, cadips, daily))

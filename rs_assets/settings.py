@@ -14,61 +14,117 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, ValidationError, field_validator, model_validator
 
-from .core.auth import OAuth2Credentials
+from .core.auth import BasicCredentials, OAuth2Credentials
 from .core.errors import ConfigError, RsAssetsError
 from .core.odata import PROFILES
 from .core.processing.process import Processor
 from .core.processing.tasktable import load_tasktable
 from .core.station import StationConfig
+from .simulator.config import S1_AUX_TYPES, S2_S3_AUX_TYPES
+
+
+def _secret(station: str, variable: str, what: str, environ: Mapping[str, str]) -> str:
+    """A secret from the environment; missing, the error names the station and the variable, never a value."""
+    value = environ.get(variable)
+    if not value:
+        raise ConfigError(f"station {station!r}: environment variable {variable} ({what}) is not set")
+    return value
 
 
 class OAuth2Settings(BaseModel):
+    """OAuth2: the password grant (a user's), or client credentials (the client's own); a public client has no
+    secret."""
+
     model_config = ConfigDict(extra="forbid")
 
     token_url: HttpUrl
+    grant: Literal["password", "client_credentials"] = "password"
     client_id: str = Field(min_length=1)
-    username: str = Field(min_length=1)
-    client_secret_env: str = Field(min_length=1, description="name of the env var holding the client secret")
-    password_env: str = Field(min_length=1, description="name of the env var holding the password")
+    username: str | None = Field(None, min_length=1, description="password grant: the user")
+    client_secret_env: str | None = Field(
+        None,
+        min_length=1,
+        description="name of the env var holding the client secret (none: a public client)",
+    )
+    password_env: str | None = Field(
+        None, min_length=1, description="password grant: name of the env var holding the password"
+    )
     scope: str | None = None
     token_request_authorization_env: str | None = Field(
         None, description="env var holding an extra Authorization header some token endpoints require"
     )
 
+    @model_validator(mode="after")
+    def _grant_needs(self) -> OAuth2Settings:
+        if self.grant == "password":
+            missing = [f for f in ("username", "password_env") if getattr(self, f) is None]
+            if missing:
+                raise ValueError(f"the password grant needs {' and '.join(missing)}")
+        elif self.client_secret_env is None:
+            raise ValueError(
+                "the client_credentials grant needs client_secret_env (a public client has none)"
+            )
+        return self
+
     def credentials(self, station: str, environ: Mapping[str, str]) -> OAuth2Credentials:
-        def secret(variable: str) -> str:
-            value = environ.get(variable)
-            if not value:
-                raise ConfigError(
-                    f"station {station!r}: environment variable {variable} (oauth2 secret) is not set"
-                )
-            return value
+        def secret(variable: str | None) -> str:
+            return _secret(station, variable, "oauth2 secret", environ) if variable else ""
 
         return OAuth2Credentials(
             token_url=str(self.token_url),
             client_id=self.client_id,
-            username=self.username,
+            username=self.username or "",
             client_secret=secret(self.client_secret_env),
             password=secret(self.password_env),
             scope=self.scope,
-            token_request_authorization=(
-                secret(self.token_request_authorization_env) if self.token_request_authorization_env else None
-            ),
+            token_request_authorization=secret(self.token_request_authorization_env) or None,
+            grant=self.grant,
+        )
+
+
+class BasicSettings(BaseModel):
+    """HTTP basic authentication: a user and the env var holding its password."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    username: str = Field(min_length=1)
+    password_env: str = Field(min_length=1, description="name of the env var holding the password")
+
+    def credentials(self, station: str, environ: Mapping[str, str]) -> BasicCredentials:
+        return BasicCredentials(
+            self.username, _secret(station, self.password_env, "basic auth password", environ)
         )
 
 
 class StationSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(pattern=r"^[A-Za-z0-9_-]+$")
+    name: str = Field(
+        pattern=r"^[A-Za-z][A-Za-z0-9_]*$",
+        description="letters, digits and underscores: it names the station's assets, jobs, sensors and pool",
+    )
     kind: Literal["cadip", "auxip", "prip"]
     base_url: HttpUrl
     oauth2: OAuth2Settings | None = None
+    basic: BasicSettings | None = None
     profile: str = "default"
     max_parallel_downloads: int = Field(4, ge=1, le=64)
     trusted_redirect_hosts: list[str] = Field(default_factory=list)
     page_size: int = Field(1000, ge=1, le=10_000)
     safety_limit: int = Field(100_000, ge=1)
+    product_types: list[str] = Field(
+        default_factory=list,
+        description="the product types it serves, for ValCover and ADF staging (empty: all)",
+    )
+    convert: bool = Field(True, description="PRIP: convert its products to EOPF Zarr")
+    connect_timeout: float = Field(10.0, gt=0, description="seconds to connect to the station")
+    read_timeout: float = Field(120.0, gt=0, description="seconds without a byte from the station")
+
+    @model_validator(mode="after")
+    def _one_auth(self) -> StationSettings:
+        if self.oauth2 is not None and self.basic is not None:
+            raise ValueError("give oauth2 or basic, not both")
+        return self
 
     @field_validator("profile")
     @classmethod
@@ -83,12 +139,21 @@ class StationSettings(BaseModel):
             name=self.name,
             kind=self.kind,
             base_url=str(self.base_url),
-            credentials=self.oauth2.credentials(self.name, environ) if self.oauth2 else None,
+            credentials=(
+                self.oauth2.credentials(self.name, environ)
+                if self.oauth2
+                else self.basic.credentials(self.name, environ)
+                if self.basic
+                else None
+            ),
             profile=PROFILES[self.profile],
             page_size=self.page_size,
             safety_limit=self.safety_limit,
             trusted_redirect_hosts=tuple(self.trusted_redirect_hosts),
             max_parallel_downloads=self.max_parallel_downloads,
+            product_types=tuple(self.product_types),
+            connect_timeout=self.connect_timeout,
+            read_timeout=self.read_timeout,
         )
 
 
@@ -140,9 +205,11 @@ def _problems(exc: ValidationError, raw: object, noun: str) -> str:
 
 
 def _repeated(names: list[str], what: str) -> None:
-    repeated = sorted({n for n in names if names.count(n) > 1})
+    """Names must differ, in any case: they become asset keys and job names, which are lower case."""
+    lowered = [n.lower() for n in names]
+    repeated = sorted({n for n in names if lowered.count(n.lower()) > 1})
     if repeated:
-        raise ValueError(f"{what} names must be unique; repeated: {', '.join(repeated)}")
+        raise ValueError(f"{what} names must be unique (in any case); repeated: {', '.join(repeated)}")
 
 
 def load_stations_file(path: str | Path) -> StationsFile:
@@ -279,11 +346,20 @@ def simulator_stations(simulator_url: str) -> StationsFile:
         "client_secret_env": SIMULATOR_SECRET_ENV,
         "password_env": SIMULATOR_PASSWORD_ENV,
     }
-    entries = [
+    entries: list[dict[str, Any]] = [
         {"name": "INS", "kind": "cadip", "profile": "default"},
         {"name": "MPS", "kind": "cadip", "profile": "mps"},
-        {"name": "ADGS", "kind": "auxip", "profile": "default"},
-        {"name": "PRIP", "kind": "prip", "profile": "default"},
+        {"name": "ADGS", "kind": "auxip", "profile": "default", "product_types": [*S1_AUX_TYPES, "AUX_DEM"]},
+        {"name": "LTA", "kind": "auxip", "profile": "default", "product_types": S2_S3_AUX_TYPES},
+        {"name": "PRIP", "kind": "prip", "profile": "default", "product_types": ["IW_GRDH_1S"]},
+        # Its stand-in products are staged and published, not converted: they are not real SAFE products.
+        {
+            "name": "PRIP_S3",
+            "kind": "prip",
+            "profile": "default",
+            "product_types": ["OL_1_EFR___"],
+            "convert": False,
+        },
     ]
     return parse_stations(
         {"stations": [{**e, "base_url": f"{root}/{e['name']}/odata/v1", "oauth2": oauth2} for e in entries]},

@@ -2,21 +2,27 @@
 
 import dagster as dg
 
-from rs_assets.assets.products import ProductFamily, build_product_family
+from rs_assets.assets.products import ProductFamily, build_family_jobs, build_product_family
 from rs_assets.core.products import aux_task
 from rs_assets.core.stac_mapping import CollectionNames
 
 AUX = ProductFamily(
+    kind="auxip",
+    short="aux",
     staged="aux_files",
     published="aux_catalog",
-    unpacked="aux_archives",
+    unpacked="aux_unpacked",
     group="auxip",
     what="AUX files",
     task=aux_task,
-    staging_job="aux_staging",
-    valcover_job="aux_valcover_staging",
 )
 
 
-def build_auxip(station: str, partitions: dg.PartitionsDefinition, names: CollectionNames) -> dg.Definitions:
-    return build_product_family(AUX, station, partitions, names)
+def build_auxip(
+    stations: list[str], partitions: dg.PartitionsDefinition, names: CollectionNames
+) -> dg.Definitions:
+    """Each AUXIP station's assets, job and sensor; ValCover staging across them all."""
+    return dg.Definitions.merge(
+        *(build_product_family(AUX, station, partitions, names) for station in stations),
+        build_family_jobs(AUX, names, stations),
+    )

@@ -1,4 +1,6 @@
-"""Legacy SAFE products converted to EOPF Zarr, published with lineage; on demand for one product (seed 003)."""
+"""Legacy SAFE products converted to EOPF Zarr, published with lineage: per PRIP station, ``{station}/zarr_products``
+after its unpacked products; once for the family, the on-demand conversion of one product (the RS
+``on_demand_conversion`` flow) and the automation sensor."""
 
 from typing import Any
 
@@ -6,7 +8,7 @@ import dagster as dg
 from pydantic import Field
 
 from rs_assets.assets.automation import after_upstream
-from rs_assets.assets.products import ProductFamily
+from rs_assets.assets.products import ProductFamily, asset_key, ledger_name, station_prefix
 from rs_assets.assets.reporting import Progress, fail_on, failure_list
 from rs_assets.core.conversion import (
     Conversion,
@@ -26,6 +28,9 @@ class ConvertProductConfig(dg.Config):
     )
     staging_collection: str | None = Field(
         None, description="Collection of the staged SAFE item (default: the item's, else the PRIP default)"
+    )
+    station: str | None = Field(
+        None, description="PRIP station to stage it from (default: the first that has it)"
     )
 
 
@@ -59,16 +64,20 @@ def conversion_metadata(report: ConversionReport, catalog: Any) -> dict[str, Any
     }
 
 
+CONVERTED = "zarr_products"
+
+
 def build_conversion(
-    family: ProductFamily, station: str, partitions: dg.PartitionsDefinition, names: CollectionNames
-) -> dg.Definitions:
-    """``zarr_products`` after the family's unpacked products, and the on-demand job for one product."""
-    task: TaskFactory = family.task
+    family: ProductFamily, station: str, partitions: dg.PartitionsDefinition
+) -> dg.AssetsDefinition:
+    """``{station}/zarr_products`` after the station's unpacked products."""
+    converted_ledger = ledger_name(station, CONVERTED)
 
     @dg.asset(
-        name="zarr_products",
+        name=CONVERTED,
+        key_prefix=[station_prefix(station)],
         partitions_def=partitions,
-        deps=[dg.AssetKey(family.unpacked)],
+        deps=[asset_key(station, family.unpacked)],
         automation_condition=after_upstream(),
         pool="conversion",
         group_name="conversion",
@@ -85,7 +94,11 @@ def build_conversion(
     ) -> dg.MaterializeResult:
         conv = _conversion(dask, storage, catalog, conversion)
         entries = (
-            read_manifest(conv.store, storage.bucket, manifest_key(family.staged, context.partition_key))
+            read_manifest(
+                conv.store,
+                storage.bucket,
+                manifest_key(ledger_name(station, family.staged), context.partition_key),
+            )
             or []
         )
         staged, already = [], 0
@@ -100,7 +113,7 @@ def build_conversion(
             staged, Progress(context.log, len(staged), f"convert {context.partition_key}")
         )
         # What this day converted, for the assets its products drive (processing).
-        converted = manifest_key("zarr_products", context.partition_key)
+        converted = manifest_key(converted_ledger, context.partition_key)
         if report.converted:
             previous = read_manifest(conv.store, storage.bucket, converted)
             fresh = [ManifestEntry(c.collection, c.item) for c in report.converted]
@@ -113,6 +126,18 @@ def build_conversion(
             report.failures, f"{len(report.failures)} of {len(staged)} products were not converted", metadata
         )
         return dg.MaterializeResult(metadata=metadata)
+
+    return zarr_products
+
+
+def build_conversion_jobs(
+    family: ProductFamily,
+    names: CollectionNames,
+    station_names: list[str],
+    converted: list[dg.AssetsDefinition],
+) -> dg.Definitions:
+    """The on-demand conversion of one product, staged from whichever PRIP has it, and the automation."""
+    task: TaskFactory = family.task
 
     @dg.op(
         name="convert_product",
@@ -129,14 +154,13 @@ def build_conversion(
     ) -> dg.Output[str]:
         conv = _conversion(dask, storage, catalog, conversion)
         requested = requested_item(config.stac_input)
-        client = stations.client(station)
         staged, collection = staged_or_stage(
             conv.catalog,
             requested,
             config.staging_collection
             or str(requested.get("collection") or "").removeprefix(f"{catalog.owner}:")
             or None,
-            client,
+            [stations.client(name) for name in ([config.station] if config.station else station_names)],
             storage.transfer(),
             lambda product, into: task(product, catalog.owner, names, conv.rules, into),
         )
@@ -150,14 +174,18 @@ def build_conversion(
         )
         return dg.Output(converted.item_id, metadata=metadata)
 
-    @dg.job(name="convert_product_on_demand", description="On-demand conversion of one product (seed 003).")
+    @dg.job(name="convert_product_on_demand", description="On-demand conversion of one product.")
     def on_demand() -> None:
         convert_product()
 
-    automation = dg.AutomationConditionSensorDefinition(
-        "conversion_automation",
-        target=dg.AssetSelection.assets(zarr_products),
-        default_status=dg.DefaultSensorStatus.RUNNING,
-        minimum_interval_seconds=30,
-    )
-    return dg.Definitions(assets=[zarr_products], jobs=[on_demand], sensors=[automation])
+    sensors = []
+    if converted:
+        sensors.append(
+            dg.AutomationConditionSensorDefinition(
+                "conversion_automation",
+                target=dg.AssetSelection.assets(*converted),
+                default_status=dg.DefaultSensorStatus.RUNNING,
+                minimum_interval_seconds=30,
+            )
+        )
+    return dg.Definitions(jobs=[on_demand], sensors=sensors)

@@ -2,25 +2,36 @@
 
 import dagster as dg
 
-from rs_assets.assets.conversion import build_conversion
-from rs_assets.assets.products import ProductFamily, build_product_family
+from rs_assets.assets.conversion import build_conversion, build_conversion_jobs
+from rs_assets.assets.products import ProductFamily, build_family_jobs, build_product_family
 from rs_assets.core.products import prip_task
 from rs_assets.core.stac_mapping import CollectionNames
 
 PRIP = ProductFamily(
+    kind="prip",
+    short="prip",
     staged="prip_products",
     published="prip_catalog",
-    unpacked="prip_safe",
+    unpacked="prip_unpacked",
     group="prip",
     what="PRIP products",
     task=prip_task,
-    staging_job="prip_staging",
-    valcover_job="prip_valcover_staging",
 )
 
 
-def build_prip(station: str, partitions: dg.PartitionsDefinition, names: CollectionNames) -> dg.Definitions:
+def build_prip(
+    stations: list[str],
+    partitions: dg.PartitionsDefinition,
+    names: CollectionNames,
+    converting: list[str] | None = None,
+) -> dg.Definitions:
+    """Each PRIP station's assets, job and sensor, and the conversion of the ``converting`` ones (default: all);
+    ValCover staging and on-demand conversion across them all."""
+    converting = stations if converting is None else converting
+    converted = [build_conversion(PRIP, station, partitions) for station in stations if station in converting]
     return dg.Definitions.merge(
-        build_product_family(PRIP, station, partitions, names),
-        build_conversion(PRIP, station, partitions, names),
+        *(build_product_family(PRIP, station, partitions, names) for station in stations),
+        build_family_jobs(PRIP, names, stations),
+        build_conversion_jobs(PRIP, names, stations, converted),
+        dg.Definitions(assets=converted),
     )

@@ -1,5 +1,6 @@
-"""Processed products: one asset per configured processor, partitioned like the asset whose items drive it and
-materialized when they are published; and ``process_on_demand``, the reference's ``dpr_processing`` as a job."""
+"""Processed products: one asset per configured processor, partitioned like the assets whose items drive it (its
+``driven_by`` name, at every station that has one: ``zarr_products`` is every PRIP station's) and materialized
+when they are published; and ``process_on_demand``, the reference's ``dpr_processing`` as a job."""
 
 import json
 from datetime import datetime
@@ -107,23 +108,29 @@ def _driving_entries(settings: ProcessorSettings, entries: list[ManifestEntry]) 
 
 
 def build_processor(
-    settings: ProcessorSettings, processor: Processor, driving: dg.AssetsDefinition | dg.AssetSpec
+    settings: ProcessorSettings, processor: Processor, driving: list[dg.AssetsDefinition | dg.AssetSpec]
 ) -> dg.AssetsDefinition:
-    """``processed_{name}``: for each item the driving asset published in the partition, one processor run."""
+    """``processed_{name}``: for each item the driving assets (one per station) published in the partition, one
+    processor run."""
     name = processed_asset_name(settings.name)
-    driving_name = driving.key.to_user_string()
+    driving_names = [d.key.to_user_string() for d in driving]
+    partitions = {id(d.partitions_def): d.partitions_def for d in driving}
+    if len(partitions) != 1 and len({repr(p) for p in partitions.values()}) != 1:
+        raise ConfigError(
+            f"processor {settings.name!r}: field driven_by: {', '.join(driving_names)} are partitioned differently"
+        )
     input_name = settings.driving_input(processor)
 
     @dg.asset(
         name=name,
-        partitions_def=driving.partitions_def,
-        deps=[driving.key],
+        partitions_def=driving[0].partitions_def,
+        deps=[d.key for d in driving],
         automation_condition=after_upstream() if settings.systematic else None,
         pool="processing",
         group_name="processing",
         kinds={"eopf", "zarr", "stac"},
-        description=f"{processor.tasktable.name} {processor.tasktable.version} ({processor.plan().label}) run on each "
-        f"item {driving_name} published, outputs published with lineage.",
+        description=f"{processor.plan().label} run on each item {', '.join(driving_names)} published, outputs "
+        "published with lineage.",
     )
     def processed(
         context: dg.AssetExecutionContext,
@@ -137,12 +144,17 @@ def build_processor(
         configured = processing.processor(settings.name)
         plan = configured.plan()
         store = storage.store()
-        entries = (
-            read_manifest(store, storage.bucket, manifest_key(driving_name, context.partition_key)) or []
-        )
+        entries = [
+            entry
+            for driving_name in driving_names
+            for entry in read_manifest(
+                store, storage.bucket, manifest_key(driving_name, context.partition_key)
+            )
+            or []
+        ]
         inputs = _driving_entries(settings, entries)
         context.log.info(
-            f"{len(inputs)} items of {driving_name} {context.partition_key} to process ({plan.label})"
+            f"{len(inputs)} items of {', '.join(driving_names)} {context.partition_key} to process ({plan.label})"
         )
         outcomes, failures = [], []
         for entry in inputs:
@@ -225,8 +237,12 @@ def build_processing(processors: ProcessorsFile, assets: dict[str, dg.AssetsDefi
     """An asset per configured processor, its automation, and the on-demand job."""
     built = []
     for settings in processors.processors:
-        driving = assets.get(settings.driven_by)
-        if driving is None:
+        driving = [
+            asset
+            for key, asset in sorted(assets.items())
+            if settings.driven_by in (key, key.rsplit("/", 1)[-1])
+        ]
+        if not driving:
             raise ConfigError(
                 f"processor {settings.name!r}: field driven_by: no asset {settings.driven_by!r} "
                 f"(assets: {', '.join(sorted(assets))})"

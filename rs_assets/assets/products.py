@@ -1,7 +1,9 @@
 """AUXIP and PRIP products: staged per publication day, published to the catalog, archives unpacked.
 
-Both families have the same shape (DESIGN 3): a staging asset per day, publication as its own retryable step,
-archive normalization after it, a station sensor and an on-demand ValCover job. ``ProductFamily`` names them.
+Both families have the same shape: per station, a staging asset per day, publication as its own retryable step,
+archive normalization after it and a station sensor, every name derived from the station (``adgs/aux_files``,
+``adgs_aux_staging``, ``adgs_new_products``, pool ``station-ADGS``); per family, an on-demand ValCover job
+that searches every station of the kind, and the automation sensor. ``ProductFamily`` names them.
 """
 
 from dataclasses import dataclass
@@ -28,18 +30,32 @@ from rs_assets.sensors.stations import products_sensor
 class ProductFamily:
     """The names one family's definitions take, and how its products become staging tasks."""
 
+    kind: str
+    short: str
     staged: str
     published: str
     unpacked: str
     group: str
     what: str
     task: TaskFactory
-    staging_job: str
-    valcover_job: str
 
     @property
-    def prefix(self) -> str:
-        return self.staging_job.removesuffix("_staging")
+    def valcover_job(self) -> str:
+        return f"{self.short}_valcover_staging"
+
+
+def station_prefix(station: str) -> str:
+    """What every name of a station's definitions starts with (``ADGS`` -> ``adgs``)."""
+    return station.lower()
+
+
+def asset_key(station: str, name: str) -> dg.AssetKey:
+    return dg.AssetKey([station_prefix(station), name])
+
+
+def ledger_name(station: str, name: str) -> str:
+    """The manifests of a station's asset (``adgs/aux_files``), as its key reads."""
+    return asset_key(station, name).to_user_string()
 
 
 class ProductsConfig(dg.Config):
@@ -51,6 +67,7 @@ class ProductsConfig(dg.Config):
 
 class ValCoverConfig(dg.Config):
     start: str = Field(description="Window start, e.g. 2025-08-07T11:51:12.509Z")
+    stations: list[str] = Field(default_factory=list, description="Only these stations (default: every one)")
     end: str = Field(description="Window end")
     product_type: str = Field(description="Product type, e.g. AUX_PP2 or IW_GRDH_1S")
     collection: str = Field(description="Target catalog collection (without owner prefix)")
@@ -62,8 +79,13 @@ class ValCoverConfig(dg.Config):
 def build_product_family(
     family: ProductFamily, station: str, partitions: dg.PartitionsDefinition, names: CollectionNames
 ) -> dg.Definitions:
+    """One station's staging, publication and normalization assets, its staging job and its sensor."""
+    prefix = station_prefix(station)
+    ledger = ledger_name(station, family.staged)
+
     @dg.asset(
         name=family.staged,
+        key_prefix=[prefix],
         partitions_def=partitions,
         deps=[station_key(station)],
         pool=f"station-{station}",
@@ -81,8 +103,8 @@ def build_product_family(
         day = partition_day(context)
         client = stations.client(station)
         rules, owner = storage.rules(), catalog.owner
-        ledger = Ledger(storage.store(), storage.bucket, family.staged, context.partition_key)
-        ledger.begin_open()
+        ledger_ = Ledger(storage.store(), storage.bucket, ledger, context.partition_key)
+        ledger_.begin_open()
         products = client.products(published_on(day, config.product_types, config.missions))
         context.log.info(f"{station}: {len(products)} products published on {day}")
         tasks, planning_errors = plan(products, owner, names, rules, task=family.task)
@@ -91,11 +113,11 @@ def build_product_family(
             storage.transfer(),
             tasks,
             client.config.max_parallel_downloads,
-            ledger,
+            ledger_,
             Progress(context.log, len(tasks), f"{station} {day}"),
         )
         metadata = staging_metadata(report) | {
-            "manifest": dg.MetadataValue.path(f"s3://{storage.bucket}/{ledger.key}")
+            "manifest": dg.MetadataValue.path(f"s3://{storage.bucket}/{ledger_.key}")
         }
         fail_on(planning_errors, f"{len(planning_errors)} products could not be planned", metadata)
         fail_if_any(report, f"{station} {day}", metadata)
@@ -103,6 +125,7 @@ def build_product_family(
 
     @dg.asset(
         name=family.published,
+        key_prefix=[prefix],
         partitions_def=partitions,
         deps=[staged],
         pool="catalog",
@@ -115,11 +138,11 @@ def build_product_family(
         context: dg.AssetExecutionContext, storage: ObjectStorage, catalog: CatalogResource
     ) -> dg.MaterializeResult:
         store, cat = storage.store(), catalog.catalog()
-        key = manifest_key(family.staged, context.partition_key)
+        key = manifest_key(ledger, context.partition_key)
         entries = read_manifest(store, storage.bucket, key)
         if entries is None:
             raise dg.Failure(
-                f"no staging manifest s3://{storage.bucket}/{key}: materialize {family.staged} for {context.partition_key} first"
+                f"no staging manifest s3://{storage.bucket}/{key}: materialize {ledger} for {context.partition_key} first"
             )
         report = publish(cat, entries)
         table = "\n".join(
@@ -143,6 +166,7 @@ def build_product_family(
 
     @dg.asset(
         name=family.unpacked,
+        key_prefix=[prefix],
         partitions_def=partitions,
         deps=[published],
         automation_condition=after_upstream(),
@@ -154,9 +178,7 @@ def build_product_family(
         context: dg.AssetExecutionContext, storage: ObjectStorage, catalog: CatalogResource
     ) -> dg.MaterializeResult:
         store, cat = storage.store(), catalog.catalog()
-        entries = (
-            read_manifest(store, storage.bucket, manifest_key(family.staged, context.partition_key)) or []
-        )
+        entries = read_manifest(store, storage.bucket, manifest_key(ledger, context.partition_key)) or []
         progress = Progress(
             context.log,
             sum(1 for e in entries if archive_assets(e.item)),
@@ -176,9 +198,23 @@ def build_product_family(
         fail_on(failures, f"{len(failures)} archives could not be normalized", metadata)
         return dg.MaterializeResult(metadata=metadata)
 
+    staging_job = dg.define_asset_job(f"{prefix}_staging", selection=[staged])
+    return dg.Definitions(
+        assets=[staged, published, unpacked],
+        jobs=[staging_job],
+        sensors=[products_sensor(station, staging_job.name)],
+    )
+
+
+def build_family_jobs(
+    family: ProductFamily, names: CollectionNames, station_names: list[str]
+) -> dg.Definitions:
+    """What a family has once whatever its stations: ValCover staging across them, and the automation."""
+
     @dg.op(
-        name=f"stage_{family.prefix}_valcover",
-        description=f"Stage the {family.what} whose validity strictly contains a window.",
+        name=f"stage_{family.short}_valcover",
+        description=f"Stage the {family.what} whose validity strictly contains a window, from every {family.kind.upper()} "
+        "that serves the product type.",
     )
     def valcover_op(
         context: dg.OpExecutionContext,
@@ -192,7 +228,7 @@ def build_product_family(
             raise dg.Failure("start and end are required")
         window = ValCoverWindow(start, end, config.product_type, config.delta_before, config.delta_after)
         staged = stage_valcover(
-            stations.client(station),
+            [stations.client(name) for name in config.stations or station_names],
             storage.transfer(),
             catalog.catalog(),
             window,
@@ -210,6 +246,7 @@ def build_product_family(
         metadata = staging_metadata(staged.report) | {
             "selected": dg.MetadataValue.int(len(staged.selected)),
             "already_in_catalog": dg.MetadataValue.int(len(staged.already)),
+            "stations": dg.MetadataValue.json(staged.stations),
             "items": dg.MetadataValue.json(
                 [{"id": i["id"], "assets": {k: a["href"] for k, a in i["assets"].items()}} for i in items]
             ),
@@ -219,20 +256,17 @@ def build_product_family(
 
     @dg.job(
         name=family.valcover_job,
-        description=f"On-demand ValCover/LatestValCover staging of {family.what} (seeds 001, 002).",
+        description=f"On-demand ValCover/LatestValCover staging of {family.what} (the RS on-demand staging flows).",
     )
     def valcover_staging() -> None:
         valcover_op()
 
-    staging_job = dg.define_asset_job(family.staging_job, selection=[staged])
     automation = dg.AutomationConditionSensorDefinition(
         f"{family.group}_automation",
-        target=dg.AssetSelection.assets(published, unpacked),
+        target=dg.AssetSelection.assets(
+            *[asset_key(s, n) for s in station_names for n in (family.published, family.unpacked)]
+        ),
         default_status=dg.DefaultSensorStatus.RUNNING,
         minimum_interval_seconds=30,
     )
-    return dg.Definitions(
-        assets=[staged, published, unpacked],
-        jobs=[staging_job, valcover_staging],
-        sensors=[automation, products_sensor(station, staging_job.name)],
-    )
+    return dg.Definitions(jobs=[valcover_staging], sensors=[automation])

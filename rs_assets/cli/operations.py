@@ -93,13 +93,20 @@ def valcover_command(
     dtb: float,
     as_json: bool,
 ) -> None:
-    """Stage the AUX or PRIP products whose validity strictly contains [START, END] (seeds 001, 002)."""
+    """Stage the AUX or PRIP products whose validity strictly contains [START, END]. STATION is a station, or
+    ``auxip``/``prip`` for every station of the kind that serves the product type."""
     from rs_assets.core.products import ValCoverWindow, aux_task, prip_task, stage_valcover
     from rs_assets.core.timeutil import parse_datetime
 
     res = resources()
     with failures_as_exit():
-        kind = _station_kind(res["stations"], station)
+        configured = res["stations"].stations()
+        if station.lower() in ("auxip", "prip"):
+            kind, names = station.lower(), [s.name for s in configured.of_kind(station.lower())]
+            if not names:
+                raise click.ClickException(f"no {kind.upper()} station is configured")
+        else:
+            kind, names = _station_kind(res["stations"], station), [station]
         if kind == "cadip":
             raise click.ClickException(f"{station} is a CADIP station: ValCover applies to AUXIP and PRIP")
         begin, finish = parse_datetime(start), parse_datetime(end)
@@ -109,7 +116,7 @@ def valcover_command(
         catalog = res["catalog"].catalog()
         with progress_bar(f"ValCover {product_type}", quiet=as_json) as (set_total, advance):
             staged = stage_valcover(
-                res["stations"].client(station),
+                [res["stations"].client(name) for name in names],
                 res["storage"].transfer(),
                 catalog,
                 window,
@@ -148,7 +155,7 @@ def valcover_command(
 
 @click.command("convert")
 @click.argument("stac_input")
-@click.option("--station", default=None, help="PRIP station to stage from (default: the only one).")
+@click.option("--station", default=None, help="PRIP station to stage from (default: the first that has it).")
 @click.option("--staging-collection", default=None, help="Collection of the staged SAFE item.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def convert_command(
@@ -161,11 +168,7 @@ def convert_command(
     res = resources()
     storage, cat_res, conversion = res["storage"], res["catalog"], res["conversion"]
     with failures_as_exit():
-        if station is None:
-            prips = res["stations"].stations().of_kind("prip")
-            if len(prips) != 1:
-                raise click.ClickException(f"name the PRIP station with --station ({len(prips)} configured)")
-            station = prips[0].name
+        prips = [station] if station else [s.name for s in res["stations"].stations().of_kind("prip")]
         conv = conversion.conversion(storage, cat_res)
         requested = requested_item(stac_input)
         with progress_bar(f"convert {requested['id']}", quiet=as_json) as (set_total, advance):
@@ -176,7 +179,7 @@ def convert_command(
                 staging_collection
                 or str(requested.get("collection") or "").removeprefix(f"{cat_res.owner}:")
                 or None,
-                res["stations"].client(station),
+                [res["stations"].client(name) for name in prips],
                 storage.transfer(),
                 lambda product, into: prip_task(product, cat_res.owner, CollectionNames(), conv.rules, into),
             )

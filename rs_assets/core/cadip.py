@@ -197,9 +197,29 @@ def stage_session(
     report = stage_all(client, transfer, plan.tasks, parallel, on_done)
     staged = {o.task.source.name: o.result.object.href for o in report.succeeded if o.result}
     done = [f for f in files if f.Name in staged]
-    catalog.ensure_collection(plan.collection)
-    catalog.upsert_items(plan.collection, [session_item(session, done, staged)])
+    if staged:
+        catalog.ensure_collection(plan.collection)
+        current = catalog.get_item(plan.collection, session.SessionId)
+        item = merged_session_item(current, session_item(session, done, staged))
+        catalog.upsert_items(plan.collection, [item])
     return SessionReport(session, files, report, completeness(session, done), plan.collection, staged)
+
+
+def merged_session_item(current: dict | None, fresh: dict) -> dict:
+    """``fresh`` over the item already published: two runs of one session may overlap, and the one whose listing
+    is older may finish last; what the other one published (files, the quality report that comes once the
+    downlink ended) is kept."""
+    if current is None:
+        return fresh
+    assets = {**current.get("assets", {}), **fresh["assets"]}
+    properties = {**current.get("properties", {}), **fresh["properties"]}
+    ordered = dict(
+        sorted(
+            assets.items(),
+            key=lambda pair: (pair[1].get("cadip:channel", 0), pair[1].get("cadip:block_number", 0), pair[0]),
+        )
+    )
+    return {**fresh, "properties": properties, "assets": ordered}
 
 
 def sessions_published_on(client: StationClient, day: date) -> list[str]:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import time as clock
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Literal
 
@@ -51,7 +52,7 @@ def published_on(day: date, product_types: Sequence[str] = (), missions: Sequenc
 
 @dataclass(frozen=True)
 class ValCoverWindow:
-    """LatestValCover/ValCover selection (DESIGN 2.4): validity strictly contains [start - dTa, end + dTb].
+    """LatestValCover/ValCover selection (the retrieval modes of IPF tasktables, as rs-server's ``create_valcover_filter``): validity strictly contains [start - dTa, end + dTb].
 
     ``relation="intersects"`` is the ValIntersect variant some tasktable queries use: validity overlaps it.
     """
@@ -195,9 +196,21 @@ def plan(
     return tasks, errors
 
 
-def select_valcover(client: StationClient, window: ValCoverWindow, latest: bool) -> list[Product]:
-    products = client.products(window.odata())
-    return latest_created(products) if latest else products
+def select_valcover(
+    clients: Sequence[StationClient], window: ValCoverWindow, latest: bool
+) -> list[tuple[StationClient, Product]]:
+    """What the stations that serve the type hold for the window, each product once (from the first station that
+    lists it); LatestValCover keeps the most recently created of them all."""
+    found: dict[str, tuple[StationClient, Product]] = {}
+    for client in clients:
+        if not client.config.serves(window.product_type):
+            continue
+        for product in client.products(window.odata()):
+            found.setdefault(product.Name, (client, product))
+    if latest and found:
+        newest = latest_created([product for _, product in found.values()])[0]
+        return [found[newest.Name]]
+    return list(found.values())
 
 
 @dataclass
@@ -205,6 +218,7 @@ class ValCoverStaging:
     selected: list[Product]
     already: set[str]
     report: StagingReport
+    stations: dict[str, str] = field(default_factory=dict)
 
     @property
     def items(self) -> list[dict]:
@@ -212,7 +226,7 @@ class ValCoverStaging:
 
 
 def stage_valcover(
-    client: StationClient,
+    clients: Sequence[StationClient],
     transfer: Transfer,
     catalog: Catalog,
     window: ValCoverWindow,
@@ -226,21 +240,33 @@ def stage_valcover(
     on_planned: Callable[[int], None] | None = None,
     on_done: Callable[[StageOutcome], None] | None = None,
 ) -> ValCoverStaging:
-    """Seeds 001/002 on-demand staging: select by validity, stage what ``collection`` lacks, publish it there.
+    """On-demand staging (the RS ``on_demand_prip_staging`` and AUXIP staging flows): select by validity at
+    every station that serves the product type, stage what ``collection`` lacks, publish it there.
 
     A product the rules cannot place fails the whole request before anything is written.
     """
-    products = select_valcover(client, window, latest)
+    selected = select_valcover(clients, window, latest)
     catalog.ensure_collection(collection)
-    present = catalog.existing_ids(collection, [p.Name for p in products])
-    tasks, errors = plan(
-        [p for p in products if p.Name not in present], owner, names, rules, collection, task
-    )
+    present = catalog.existing_ids(collection, [p.Name for _, p in selected])
+    by_station: dict[str, tuple[StationClient, list[StageTask]]] = {}
+    errors: list[str] = []
+    for client, product in selected:
+        if product.Name in present:
+            continue
+        tasks, failed = plan([product], owner, names, rules, collection, task)
+        errors += failed
+        by_station.setdefault(client.name, (client, []))[1].extend(tasks)
     if errors:
         raise RsAssetsError(f"{len(errors)} products could not be planned: {'; '.join(errors[:5])}")
     if on_planned:
-        on_planned(len(tasks))
-    report = stage_all(client, transfer, tasks, client.config.max_parallel_downloads, on_done)
-    staged = ValCoverStaging(products, present, report)
+        on_planned(sum(len(tasks) for _, tasks in by_station.values()))
+    report = StagingReport()
+    started = clock.monotonic()
+    for client, tasks in by_station.values():
+        report.outcomes += stage_all(
+            client, transfer, tasks, client.config.max_parallel_downloads, on_done
+        ).outcomes
+    report.seconds = clock.monotonic() - started
+    staged = ValCoverStaging([p for _, p in selected], present, report, {p.Name: c.name for c, p in selected})
     publish(catalog, [ManifestEntry(collection, item) for item in staged.items])
     return staged

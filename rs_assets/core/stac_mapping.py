@@ -1,4 +1,4 @@
-"""OData entities to STAC items, with the RS field names (DESIGN 2.3).
+"""OData entities to STAC items, with rs-server's field names (docs/conventions.md).
 
 Collections: AUX ``s1-aux``/``s2-aux``/``s3-aux``, CADIP sessions ``s01-cadip-session`` (mission number
 zero-padded), PRIP legacy products per product type. The item's asset keys equal the staged file names.

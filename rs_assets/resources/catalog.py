@@ -2,7 +2,7 @@ from typing import Literal
 
 import dagster as dg
 
-from rs_assets.core.catalog import Catalog, CollectionNaming, SqliteCatalog, StacApiCatalog
+from rs_assets.core.catalog import Catalog, OwnerNamespace, SqliteCatalog, StacApiCatalog
 
 
 class CatalogResource(dg.ConfigurableResource):
@@ -15,10 +15,10 @@ class CatalogResource(dg.ConfigurableResource):
     owner_prefix: bool = True
 
     def wire_id(self, collection: str) -> str:
-        return CollectionNaming(owner=self.owner, prefixed=self.owner_prefix).wire_id(collection)
+        return OwnerNamespace(owner=self.owner, prefixed=self.owner_prefix).wire_id(collection)
 
     def catalog(self) -> Catalog:
-        naming = CollectionNaming(owner=self.owner, prefixed=self.owner_prefix)
+        naming = OwnerNamespace(owner=self.owner, prefixed=self.owner_prefix)
         if self.backend == "stac_api":
             if not self.url:
                 raise dg.DagsterInvalidConfigError("CatalogResource(stac_api) needs url", [], None)

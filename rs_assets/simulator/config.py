@@ -31,7 +31,13 @@ class SimStation(BaseModel):
 
     name: str = Field(pattern=r"^[A-Za-z0-9_-]+$")
     kind: Literal["cadip", "auxip", "prip"]
-    strictness: Literal["strict", "mps", "lenient"] = "strict"
+    profile: Literal["default", "mps", "standard"] = Field(
+        "default",
+        description="capability profile: which OData operators it accepts (as a station's in the stations file)",
+    )
+    auth: Literal["oauth2", "basic"] = Field(
+        "oauth2", description="bearer tokens from /auth/token, or HTTP basic"
+    )
     page_cap: int = Field(1000, ge=1)
     next_link: bool = True
     redirect_downloads: bool = False
@@ -51,6 +57,10 @@ class SimStation(BaseModel):
     live_sessions: int = Field(1000, ge=0)
     # AUXIP / PRIP
     products_per_day: int = Field(20, ge=0)
+    product_types: list[str] = Field(
+        default_factory=list,
+        description="AUXIP: the AUX types it publishes (default: all it knows); PRIP: IW_GRDH_1S and/or OL_1_EFR___",
+    )
     days: int = Field(2, ge=1)
     product_scale: float = Field(1.0, gt=0)
     # Real data (rs_assets.simulator.samples): a PRIP serves SAFE products zipped, an AUXIP the DEM as an AUX
@@ -64,6 +74,7 @@ class Identity(BaseModel):
 
     client_id: str = "rs-assets"
     client_secret: str = "simulator-secret"
+    public_client_id: str = "rs-assets-public"  # a client without a secret, as some stations register them
     username: str = "operator"
     password: str = "simulator-password"
 
@@ -101,9 +112,14 @@ class SimulatorConfig(BaseModel):
         return cls.model_validate(yaml.safe_load(path.read_text()) or {})
 
 
+S1_AUX_TYPES = ["AUX_CAL", "AUX_PP2", "AUX_RESORB"]
+S2_S3_AUX_TYPES = ["AUX_ECMWFD", "AUX_UT1UTC", "AX___FRO_AX"]
+
+
 def default_config(*, live: bool = True, chunk_size: int = 8 * 1024 * 1024) -> SimulatorConfig:
-    """What ``scripts/dev`` serves: two CADIP stations with live sessions, an AUXIP, and a PRIP publishing a
-    real Sentinel-1 product 30 s after start."""
+    """What ``scripts/dev`` serves: two CADIP stations with live sessions; two AUXIPs (ADGS: Sentinel-1 AUX and the
+    DEM, LTA: Sentinel-2 and -3 AUX); two PRIPs (PRIP publishing a real Sentinel-1 product 30 s after start,
+    PRIP_S3 Sentinel-3 OLCI products it only stages)."""
     return SimulatorConfig(
         stations=[
             SimStation(
@@ -118,14 +134,22 @@ def default_config(*, live: bool = True, chunk_size: int = 8 * 1024 * 1024) -> S
             SimStation(
                 name="MPS",
                 kind="cadip",
-                strictness="mps",
+                profile="mps",
                 satellites=["S2B"],
                 sessions=2,
                 chunk_size=chunk_size,
                 live_every=150.0 if live else None,
                 live_duration=60.0,
             ),
-            SimStation(name="ADGS", kind="auxip", products_per_day=15, days=2, samples=["dem-rome"]),
+            SimStation(
+                name="ADGS",
+                kind="auxip",
+                products_per_day=10,
+                days=2,
+                product_types=S1_AUX_TYPES,
+                samples=["dem-rome"],
+            ),
+            SimStation(name="LTA", kind="auxip", products_per_day=6, days=2, product_types=S2_S3_AUX_TYPES),
             # Only real SAFE products: generated stand-ins would fail conversion in the demo.
             SimStation(
                 name="PRIP",
@@ -134,6 +158,9 @@ def default_config(*, live: bool = True, chunk_size: int = 8 * 1024 * 1024) -> S
                 days=2,
                 samples=["s1-grdh"],
                 samples_after=30.0 if live else None,
+            ),
+            SimStation(
+                name="PRIP_S3", kind="prip", products_per_day=4, days=2, product_types=["OL_1_EFR___"]
             ),
         ]
     )

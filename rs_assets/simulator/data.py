@@ -209,7 +209,7 @@ class StationData:
                         "FinalBlock": final,
                         "PublicationDate": self._time(published),
                         "EvictionDate": self._time(published + EVICTION),
-                        "Size": str(size) if self.station.strictness == "mps" else size,
+                        "Size": str(size) if self.station.profile == "mps" else size,
                         "Retransfer": retransfer,
                         "_visible": published,
                         "_size": size,
@@ -265,11 +265,11 @@ class StationData:
 
     @property
     def _session_key(self) -> str:
-        return "SessionID" if self.station.strictness == "mps" else "SessionId"
+        return "SessionID" if self.station.profile == "mps" else "SessionId"
 
     def _time(self, value: datetime) -> str:
         """Stations differ in fractional digits and the ``Z``: INS-like ones send 7 digits, MPS none."""
-        if self.station.strictness == "mps":
+        if self.station.profile == "mps":
             return value.strftime("%Y-%m-%dT%H:%M:%S")
         if self.station.kind == "cadip":
             return value.strftime("%Y-%m-%dT%H:%M:%S.%f") + "0Z"
@@ -319,7 +319,10 @@ class StationData:
         self.products.append(record)
 
     def _add_aux(self, rng: random.Random, published: datetime) -> None:
-        mission, product_type, pattern = AUX_TYPES[rng.randrange(len(AUX_TYPES))]
+        served = [
+            t for t in AUX_TYPES if not self.station.product_types or t[1] in self.station.product_types
+        ]
+        mission, product_type, pattern = served[rng.randrange(len(served))]
         satellite = rng.choice(SATELLITES[mission])
         valid_from = published - timedelta(hours=rng.randint(6, 48))
         valid_to = published + timedelta(hours=rng.randint(6, 72))
@@ -339,6 +342,9 @@ class StationData:
         self._register(self._product_record(name, published, created, valid_from, valid_to, attributes))
 
     def _add_prip(self, rng: random.Random, published: datetime, index: int) -> None:
+        if "OL_1_EFR___" in self.station.product_types:
+            self._add_olci(rng, published, index)
+            return
         satellite = rng.choice(["S1A", "S1C"])
         sensing = published - timedelta(hours=rng.randint(1, 5))
         stop = sensing + timedelta(seconds=25)
@@ -367,6 +373,37 @@ class StationData:
             ("datatakeID", "Integer", datatake),
             ("instrumentShortName", "String", "SAR"),
             ("operationalMode", "String", "IW"),
+            ("processingDate", "DateTimeOffset", format_datetime(published - timedelta(minutes=20))),
+        ]
+        record = self._product_record(name, published, published, sensing, stop, attributes)
+        record["ProductionType"] = "systematic_production"
+        record["ModificationDate"] = record["PublicationDate"]
+        record["Online"] = True
+        record["GeoFootprint"] = {"type": "Polygon", "coordinates": [ring]}
+        record["Footprint"] = (
+            "geography'SRID=4326;POLYGON((" + ",".join(f"{x:.4f} {y:.4f}" for x, y in ring) + "))'"
+        )
+        self._register(record)
+
+    def _add_olci(self, rng: random.Random, published: datetime, index: int) -> None:
+        """A Sentinel-3 OLCI full-resolution L1 product, as an S3 PRIP names and describes it (stand-in content)."""
+        satellite = rng.choice(["S3A", "S3B"])
+        sensing = published - timedelta(hours=rng.randint(1, 5))
+        stop = sensing + timedelta(minutes=3)
+        orbit = 30_000 + index
+        name = (
+            f"{satellite}_OL_1_EFR____{_compact(sensing)}_{_compact(stop)}_{_compact(published)}_0179_"
+            f"{rng.randint(1, 999):03d}_{rng.randint(1, 385):03d}_2520_PS1_O_NR_004.SEN3.zip"
+        )
+        lon, lat = rng.uniform(-20, 30), rng.uniform(30, 60)
+        ring = [[lon, lat], [lon + 11, lat], [lon + 11, lat + 10], [lon, lat + 10], [lon, lat]]
+        attributes = [
+            ("productType", "String", "OL_1_EFR___"),
+            ("platformShortName", "String", "SENTINEL-3"),
+            ("platformSerialIdentifier", "String", satellite[-1]),
+            ("orbitNumber", "Integer", orbit),
+            ("orbitDirection", "String", "DESCENDING"),
+            ("instrumentShortName", "String", "OLCI"),
             ("processingDate", "DateTimeOffset", format_datetime(published - timedelta(minutes=20))),
         ]
         record = self._product_record(name, published, published, sensing, stop, attributes)

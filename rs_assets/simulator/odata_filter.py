@@ -1,8 +1,8 @@
 """Parse and evaluate OData ``$filter`` like a strict station: reject what real stations reject.
 
 Parsing uses the ``odata-query`` grammar; evaluation walks its AST over the simulator's JSON records.
-A :class:`Strictness` says which constructs a simulated station refuses, so that tests catch queries that
-would fail at some real station.
+The capability profile of a simulated station (:class:`Capabilities`) says which constructs it refuses, so that
+tests catch queries that would fail at some real station.
 """
 
 from __future__ import annotations
@@ -29,8 +29,9 @@ class FilterRejected(ValueError):
 
 
 @dataclass(frozen=True)
-class Strictness:
-    """What a station refuses. The default refuses everything the brief lists as failing somewhere."""
+class Capabilities:
+    """What a station of a capability profile accepts beyond the safe operators; the default profile accepts
+    nothing that fails at some real station."""
 
     ge: bool = False
     le: bool = False
@@ -38,10 +39,10 @@ class Strictness:
     spaced_lists: bool = False
 
 
-STRICTNESS: dict[str, Strictness] = {
-    "strict": Strictness(),
-    "mps": Strictness(ge=True),
-    "lenient": Strictness(ge=True, le=True, string_functions=True, spaced_lists=True),
+CAPABILITIES: dict[str, Capabilities] = {
+    "default": Capabilities(),
+    "mps": Capabilities(ge=True),
+    "standard": Capabilities(ge=True, le=True, string_functions=True, spaced_lists=True),
 }
 
 _ALLOWED_FUNCTIONS = {"contains", "startswith", "endswith"}
@@ -59,12 +60,14 @@ _lexer = ODataLexer()
 _parser = ODataParser()
 
 
-def compile_filter(text: str, fields: set[str], strictness: Strictness) -> Predicate:
+def compile_filter(text: str, fields: set[str], capabilities: Capabilities) -> Predicate:
     """Parse ``text`` into a predicate over records whose top-level properties are ``fields``."""
-    return compile_query(text, fields, strictness)[0]
+    return compile_query(text, fields, capabilities)[0]
 
 
-def compile_query(text: str, fields: set[str], strictness: Strictness) -> tuple[Predicate, datetime | None]:
+def compile_query(
+    text: str, fields: set[str], capabilities: Capabilities
+) -> tuple[Predicate, datetime | None]:
     """The predicate, and the lower bound it puts on ``PublicationDate`` (what a station's index would use)."""
     if _NOT_OP.search(text):
         raise FilterRejected("'not(' is not supported: write 'not (' with a space")
@@ -75,7 +78,7 @@ def compile_query(text: str, fields: set[str], strictness: Strictness) -> tuple[
         tokens = list(_lexer.tokenize(text))
     except odata_exceptions.ODataException as exc:
         raise FilterRejected(f"invalid $filter: {exc}") from None
-    if not strictness.spaced_lists:
+    if not capabilities.spaced_lists:
         for previous, token in itertools.pairwise(tokens):
             if previous.type == "," and token.type == "WS":
                 raise FilterRejected("a space after ',' in a list is not supported: write ('a','b')")
@@ -85,7 +88,7 @@ def compile_query(text: str, fields: set[str], strictness: Strictness) -> tuple[
         raise FilterRejected(f"invalid $filter: {exc}") from None
     except Exception as exc:
         raise FilterRejected(f"invalid $filter: {type(exc).__name__}: {exc}") from None
-    _Checker(fields, strictness).visit(tree, set())
+    _Checker(fields, capabilities).visit(tree, set())
     return (lambda record: bool(_evaluate(tree, record, {}))), _publication_lower_bound(tree)
 
 
@@ -117,21 +120,21 @@ def _eq_bound(node: Any) -> datetime | None:
 
 
 class _Checker:
-    def __init__(self, fields: set[str], strictness: Strictness):
+    def __init__(self, fields: set[str], capabilities: Capabilities):
         self.fields = fields
-        self.strictness = strictness
+        self.capabilities = capabilities
 
     def visit(self, node: Any, scope: set[str]) -> None:
         match node:
-            case ast.Compare(comparator=ast.GtE()) if not self.strictness.ge:
+            case ast.Compare(comparator=ast.GtE()) if not self.capabilities.ge:
                 raise FilterRejected("operator 'ge' is not supported by this station")
-            case ast.Compare(comparator=ast.LtE()) if not self.strictness.le:
+            case ast.Compare(comparator=ast.LtE()) if not self.capabilities.le:
                 raise FilterRejected("operator 'le' is not supported by this station")
             case ast.Call(func=ast.Identifier(name=name, namespace=namespace)):
                 qualified = ".".join((*namespace, name))
                 if qualified == "OData.CSC.Intersects":
                     pass
-                elif name in _STRING_FUNCTIONS and not self.strictness.string_functions:
+                elif name in _STRING_FUNCTIONS and not self.capabilities.string_functions:
                     raise FilterRejected(f"function '{name}' is not supported by this station")
                 elif name not in _ALLOWED_FUNCTIONS | _STRING_FUNCTIONS:
                     raise FilterRejected(f"unknown function '{qualified}'")

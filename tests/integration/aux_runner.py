@@ -21,7 +21,7 @@ def main() -> None:
         }
     )
     result = dg.materialize(
-        [ASSETS["aux_files"]],
+        [ASSETS["adgs/aux_files"]],
         partition_key=spec["partition"],
         resources=platform.resources(),
         raise_on_error=False,

@@ -39,13 +39,12 @@ def stations_file(simulator: StationSimulator, path: Path, **overrides: object) 
     """A stations YAML pointing at ``simulator``; its secrets go where the file says, in the environment."""
     os.environ.setdefault(SIMULATOR_SECRET_ENV, simulator.config.identity.client_secret)
     os.environ.setdefault(SIMULATOR_PASSWORD_ENV, simulator.config.identity.password)
-    profiles = {"strict": "default", "mps": "mps", "lenient": "standard"}
     entries = [
         {
             "name": s.name,
             "kind": s.kind,
             "base_url": simulator.station_url(s.name),
-            "profile": profiles[s.strictness],
+            "profile": s.profile,
             "max_parallel_downloads": 4,
             "oauth2": {
                 "token_url": simulator.token_url,

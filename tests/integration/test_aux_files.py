@@ -13,7 +13,7 @@ import pytest
 from rs_assets.assets.auxip import build_auxip
 from rs_assets.assets.partitions import daily_partitions
 from rs_assets.core.archives import strip_archive_suffix
-from rs_assets.core.catalog import CollectionNaming, StacApiCatalog
+from rs_assets.core.catalog import OwnerNamespace, StacApiCatalog
 from rs_assets.core.stac_mapping import CollectionNames
 from rs_assets.simulator.config import Faults, SimStation
 from rs_assets.simulator.content import archive_members, nested_member, nested_members
@@ -22,7 +22,7 @@ from tests.conftest import HISTORY_END, SimulatorFactory
 from tests.integration.platform import Platform, make_platform, metadata
 
 DAY = (HISTORY_END - timedelta(days=1)).date()
-AUX = build_auxip("ADGS", daily_partitions("2026-11-01"), CollectionNames())
+AUX = build_auxip(["ADGS"], daily_partitions("2026-11-01"), CollectionNames())
 ASSETS = {a.key.to_user_string(): a for a in AUX.assets or []}  # type: ignore[union-attr]
 
 
@@ -33,7 +33,7 @@ def materialize(
         [ASSETS[n] for n in names],
         partition_key=DAY.isoformat(),
         resources=platform.resources(catalog_url=catalog_url),
-        run_config={"ops": {"aux_files": {"config": config}}} if config else None,
+        run_config={"ops": {"adgs__aux_files": {"config": config}}} if config else None,
         raise_on_error=False,
     )
 
@@ -63,15 +63,15 @@ def platform(
 
 def catalog_of(platform: Platform) -> StacApiCatalog:
     assert platform.catalog_url
-    return StacApiCatalog(platform.catalog_url, CollectionNaming(owner=platform.owner))
+    return StacApiCatalog(platform.catalog_url, OwnerNamespace(owner=platform.owner))
 
 
 def test_a_day_is_staged_verified_and_published_once(sim: StationSimulator, platform: Platform) -> None:
     products = day_products(sim)
     assert len(products) == 240
-    result = materialize(platform, "aux_files", "aux_catalog")
+    result = materialize(platform, "adgs/aux_files", "adgs/aux_catalog")
     assert result.success
-    staged = metadata(result, "aux_files")
+    staged = metadata(result, "adgs/aux_files")
     assert (staged["count"], staged["staged"], staged["skipped"], staged["failed"]) == (240, 240, 0, 0)
     assert staged["bytes"] == sum(p["ContentLength"] for p in products)
 
@@ -84,7 +84,7 @@ def test_a_day_is_staged_verified_and_published_once(sim: StationSimulator, plat
     for key, product in expected.items():
         assert hashlib.md5(platform.read(key)).hexdigest() == product["Checksum"][0]["Value"]
 
-    published = metadata(result, "aux_catalog")
+    published = metadata(result, "adgs/aux_catalog")
     assert published["published"] == 240 and published["already_published"] == 0
     catalog = catalog_of(platform)
     for mission in "123":
@@ -101,18 +101,18 @@ def test_a_day_is_staged_verified_and_published_once(sim: StationSimulator, plat
     assert asset["file:checksum"] == "d510" + one["Checksum"][0]["Value"]
 
     before = len(downloads(sim))
-    again = materialize(platform, "aux_files", "aux_catalog")
+    again = materialize(platform, "adgs/aux_files", "adgs/aux_catalog")
     assert again.success
-    second = metadata(again, "aux_files")
+    second = metadata(again, "adgs/aux_files")
     assert (second["staged"], second["skipped"], second["bytes"]) == (0, 240, 0)
-    assert metadata(again, "aux_catalog")["published"] == 0
+    assert metadata(again, "adgs/aux_catalog")["published"] == 0
     assert len(downloads(sim)) == before
     assert set(platform.listing()) == set(expected)
 
 
 def test_run_config_filters_by_product_type_and_mission(sim: StationSimulator, platform: Platform) -> None:
     result = materialize(
-        platform, "aux_files", config={"product_types": ["AUX_CAL", "AUX_PP2"], "missions": ["S1"]}
+        platform, "adgs/aux_files", config={"product_types": ["AUX_CAL", "AUX_PP2"], "missions": ["S1"]}
     )
     assert result.success
     wanted = [
@@ -120,7 +120,7 @@ def test_run_config_filters_by_product_type_and_mission(sim: StationSimulator, p
         for p in day_products(sim)
         if p["Name"].split("_")[2] in ("CAL", "PP2") and p["Name"].startswith("S1")
     ]
-    assert metadata(result, "aux_files")["staged"] == len(wanted) > 0
+    assert metadata(result, "adgs/aux_files")["staged"] == len(wanted) > 0
     assert {k.rsplit("/", 1)[1] for k in platform.listing()} == {p["Name"] for p in wanted}
 
 
@@ -132,7 +132,7 @@ def test_faults_on_a_fifth_of_requests_lose_nothing(
         SimStation(name="ADGS", kind="auxip", products_per_day=60, days=2, product_scale=0.2, faults=faults)
     )
     platform = make_platform(s3_endpoint, stac_api_url, tmp_path, unique, sim)
-    result = materialize(platform, "aux_files", "aux_catalog")
+    result = materialize(platform, "adgs/aux_files", "adgs/aux_catalog")
     assert result.success, [e.message for e in result.all_events if e.is_failure]
     products = day_products(sim)
     keys = platform.listing()
@@ -150,17 +150,19 @@ def test_faults_on_a_fifth_of_requests_lose_nothing(
 def test_catalog_down_then_publication_catches_up_without_downloading(
     sim: StationSimulator, platform: Platform
 ) -> None:
-    down = materialize(platform, "aux_files", "aux_catalog", catalog_url="http://127.0.0.1:9")
-    staged = metadata(down, "aux_files")
+    down = materialize(platform, "adgs/aux_files", "adgs/aux_catalog", catalog_url="http://127.0.0.1:9")
+    staged = metadata(down, "adgs/aux_files")
     assert staged["staged"] == 240
     assert not down.success
     assert not [
-        e for e in down.get_asset_materialization_events() if e.asset_key.to_user_string() == "aux_catalog"
+        e
+        for e in down.get_asset_materialization_events()
+        if e.asset_key.to_user_string() == "adgs/aux_catalog"
     ]
     before = len(downloads(sim))
-    caught_up = materialize(platform, "aux_catalog")
+    caught_up = materialize(platform, "adgs/aux_catalog")
     assert caught_up.success
-    assert metadata(caught_up, "aux_catalog")["published"] == 240
+    assert metadata(caught_up, "adgs/aux_catalog")["published"] == 240
     assert len(downloads(sim)) == before
 
 
@@ -171,7 +173,7 @@ def test_archives_are_normalized_with_exact_listings(
         SimStation(name="ADGS", kind="auxip", products_per_day=30, days=2, product_scale=0.05)
     )
     platform = make_platform(s3_endpoint, stac_api_url, tmp_path, unique, sim)
-    result = materialize(platform, "aux_files", "aux_catalog", "aux_archives")
+    result = materialize(platform, "adgs/aux_files", "adgs/aux_catalog", "adgs/aux_unpacked")
     assert result.success, [e.message for e in result.all_events if e.is_failure]
     products = day_products(sim)
     seed = sim.data.stations["ADGS"].seed
@@ -194,7 +196,7 @@ def test_archives_are_normalized_with_exact_listings(
         expected |= {f"{base}/{stem}/{r}" for r in relative}
     assert archives > 5
     assert set(platform.listing()) == expected
-    meta = metadata(result, "aux_archives")
+    meta = metadata(result, "adgs/aux_unpacked")
     assert meta["normalized"] == archives and meta["nested_archives"] > 0
     catalog = catalog_of(platform)
     archived = next(p for p in products if strip_archive_suffix(p["Name"]) != p["Name"])
@@ -206,8 +208,8 @@ def test_archives_are_normalized_with_exact_listings(
         item["assets"][stem]["href"]
         == f"s3://{platform.data_bucket}/{platform.owner}/s{archived['Name'][1]}-aux/{archived['Name']}/{stem}/"
     )
-    rerun = materialize(platform, "aux_archives")
-    assert rerun.success and metadata(rerun, "aux_archives")["normalized"] == 0
+    rerun = materialize(platform, "adgs/aux_unpacked")
+    assert rerun.success and metadata(rerun, "adgs/aux_unpacked")["normalized"] == 0
     assert set(platform.listing()) == expected
 
 
@@ -220,13 +222,13 @@ def test_publication_follows_staging_for_past_days_too(sim: StationSimulator, pl
         warnings.simplefilter("ignore", dg.BetaWarning)
         baseline = dg.evaluate_automation_conditions(defs=defs, instance=instance)
         staged = dg.materialize(
-            [ASSETS["aux_files"]],
+            [ASSETS["adgs/aux_files"]],
             partition_key=DAY.isoformat(),
             resources=platform.resources(),
             instance=instance,
         )
         assert staged.success
         result = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=baseline.cursor)
-    assert set(result.get_requested_partitions(dg.AssetKey("aux_catalog"))) == {DAY.isoformat()}
+    assert set(result.get_requested_partitions(dg.AssetKey(["adgs", "aux_catalog"]))) == {DAY.isoformat()}
     # Normalization is requested with it: one run publishes, then normalizes, in dependency order.
-    assert set(result.get_requested_partitions(dg.AssetKey("aux_archives"))) == {DAY.isoformat()}
+    assert set(result.get_requested_partitions(dg.AssetKey(["adgs", "aux_unpacked"]))) == {DAY.isoformat()}

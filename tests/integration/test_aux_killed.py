@@ -14,7 +14,7 @@ from pathlib import Path
 
 import requests
 
-from rs_assets.core.catalog import CollectionNaming, StacApiCatalog
+from rs_assets.core.catalog import OwnerNamespace, StacApiCatalog
 from rs_assets.core.object_store import split_href
 from rs_assets.simulator.config import Faults, SimStation
 from tests.conftest import SimulatorFactory
@@ -63,9 +63,9 @@ def test_sigkill_mid_transfer_then_rerun(
     requests.post(
         f"{sim.url}/_sim/faults", json={"station": "ADGS", "faults": {}}, timeout=10
     ).raise_for_status()
-    rerun = materialize(platform, "aux_files", "aux_catalog")
+    rerun = materialize(platform, "adgs/aux_files", "adgs/aux_catalog")
     assert rerun.success
-    assert metadata(rerun, "aux_files")["skipped"] == len(finished)
+    assert metadata(rerun, "adgs/aux_files")["skipped"] == len(finished)
 
     redownloaded = {r["path"] for r in sim.requests if r["time"] > killed_at and r["path"].endswith("$value")}
     finished_ids = {products[k.rsplit("/", 1)[1]]["Id"] for k in finished}
@@ -73,7 +73,7 @@ def test_sigkill_mid_transfer_then_rerun(
     assert len(redownloaded) == len(products) - len(finished)
     assert platform.s3.list_multipart_uploads(Bucket=platform.data_bucket).get("Uploads", []) == []
 
-    catalog = StacApiCatalog(stac_api_url, CollectionNaming(owner=platform.owner))
+    catalog = StacApiCatalog(stac_api_url, OwnerNamespace(owner=platform.owner))
     for name in products:
         item = catalog.get_item(f"s{name[1]}-aux", name)
         assert item is not None

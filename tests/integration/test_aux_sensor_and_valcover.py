@@ -9,7 +9,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from rs_assets.core.catalog import CollectionNaming, StacApiCatalog
+from rs_assets.core.catalog import OwnerNamespace, StacApiCatalog
 from rs_assets.core.timeutil import parse_datetime
 from rs_assets.resources import StationsResource
 from rs_assets.sensors.stations import products_sensor
@@ -51,7 +51,7 @@ def station_requests(sim: StationSimulator) -> int:
 def test_sensor_requests_each_day_once_and_then_only_new_data(
     sim: StationSimulator, platform: Platform
 ) -> None:
-    sensor = products_sensor("ADGS", "aux_staging", lookback=timedelta(days=30))
+    sensor = products_sensor("ADGS", "adgs_staging", lookback=timedelta(days=30))
     products, _ = sim.data.stations["ADGS"].entity_set("Products", sim.data.now())
     days = sorted({p["PublicationDate"][:10] for p in products})
 
@@ -77,7 +77,7 @@ def test_sensor_requests_each_day_once_and_then_only_new_data(
 
 
 def test_capped_ticks_lose_and_duplicate_nothing(sim: StationSimulator, platform: Platform) -> None:
-    sensor = products_sensor("ADGS", "aux_staging", lookback=timedelta(days=30), max_runs=1)
+    sensor = products_sensor("ADGS", "adgs_staging", lookback=timedelta(days=30), max_runs=1)
     products, _ = sim.data.stations["ADGS"].entity_set("Products", sim.data.now())
     days = sorted({p["PublicationDate"][:10] for p in products})
     requested: list[str] = []
@@ -128,7 +128,7 @@ def test_valcover_job_stages_what_the_catalog_lacks(sim: StationSimulator, platf
     )
     assert result.success
     assert sorted(result.output_for_node("stage_aux_valcover")) == sorted(p["Name"] for p in wanted)
-    catalog = StacApiCatalog(platform.catalog_url or "", CollectionNaming(owner=platform.owner))
+    catalog = StacApiCatalog(platform.catalog_url or "", OwnerNamespace(owner=platform.owner))
     assert catalog.existing_ids("valcover-aux", [p["Name"] for p in wanted]) == {p["Name"] for p in wanted}
 
     again = job.execute_in_process(

@@ -10,8 +10,10 @@ import dagster as dg
 
 from rs_assets.assets.cadip import SESSIONS, build_cadip, cadip_sensors, session_key
 from rs_assets.assets.partitions import daily_partitions
-from rs_assets.core.catalog import CollectionNaming, StacApiCatalog
+from rs_assets.core.cadip import SessionReport, session_files_filter, stage_session
+from rs_assets.core.catalog import OwnerNamespace, StacApiCatalog
 from rs_assets.core.stac_mapping import CollectionNames
+from rs_assets.core.station import StationClient
 from rs_assets.core.timeutil import parse_datetime, utcnow
 from rs_assets.resources import StationsResource
 from rs_assets.simulator.config import SimStation
@@ -73,7 +75,7 @@ def test_live_session_is_staged_as_it_grows_and_ends_complete(
 
     files, _ = sim.data.stations["INS"].entity_set("Files", sim.data.now())
     session_id = files[0]["SessionId"]
-    catalog = StacApiCatalog(stac_api_url, CollectionNaming(owner=platform.owner))
+    catalog = StacApiCatalog(stac_api_url, OwnerNamespace(owner=platform.owner))
     item = catalog.get_item("s01-cadip-session", session_id)
     assert item is not None
     assert sorted(item["assets"]) == sorted(f["Name"] for f in files)
@@ -105,7 +107,7 @@ def test_retransfer_without_dates_and_unknown_session(
     instance.add_dynamic_partitions(SESSIONS.name or "", [key, "INS:S1A_nope"])
     result = materialize(platform, instance, key)
     assert result.success and metadata(result)["complete"]
-    item = StacApiCatalog(stac_api_url, CollectionNaming(owner=platform.owner)).get_item(
+    item = StacApiCatalog(stac_api_url, OwnerNamespace(owner=platform.owner)).get_item(
         "s01-cadip-session", retransfer["SessionId"]
     )
     assert item is not None and item["properties"]["cadip:retransfer"] is True
@@ -190,7 +192,7 @@ def test_discovery_backfills_a_past_day_as_session_partitions(
     keys = [session_key("INS", s) for s in expected]
     assert instance.get_dynamic_partitions(SESSIONS.name or "") == keys
     assert instance.get_materialized_partitions(ASSET.key) == set(keys)
-    catalog = StacApiCatalog(stac_api_url, CollectionNaming(owner=platform.owner))
+    catalog = StacApiCatalog(stac_api_url, OwnerNamespace(owner=platform.owner))
     assert catalog.existing_ids("s01-cadip-session", expected) == set(expected)
 
 
@@ -213,7 +215,7 @@ def test_a_slow_station_does_not_hold_another_up(simulator_factory: SimulatorFac
     slow = SimStation(
         name="INS", kind="cadip", sessions=3, chunk_size=100, faults=Faults(latency=1.5, error_rate=0.3)
     )
-    fast = SimStation(name="MPS", kind="cadip", strictness="mps", sessions=3, chunk_size=100)
+    fast = SimStation(name="MPS", kind="cadip", profile="mps", sessions=3, chunk_size=100)
     sim = simulator_factory(slow, fast, history_end=utcnow())  # within the sensors' first look-back
     path = stations_file(sim, tmp_path / "stations.yaml")
     ins, mps = cadip_sensors(["INS", "MPS"])
@@ -262,3 +264,51 @@ def test_restart_from_the_stored_cursor_loses_and_duplicates_nothing(
     new_session = max(station.sessions, key=lambda s: s["_visible"])["SessionId"]
     assert [r.partition_key for r in after.run_requests or []] == [session_key("INS", new_session)]
     assert not seen & {r.run_key for r in after.run_requests or []}
+
+
+def test_an_older_listing_finishing_last_keeps_every_staged_file_in_the_item(
+    simulator_factory: SimulatorFactory, s3_endpoint: str, stac_api_url: str, tmp_path: Path, unique: str
+) -> None:
+    sim = simulator_factory(
+        SimStation(
+            name="INS",
+            kind="cadip",
+            sessions=1,
+            retransfers=0,
+            channels=2,
+            blocks_per_channel=3,
+            chunk_size=4000,
+        )
+    )
+    platform = make_platform(s3_endpoint, stac_api_url, tmp_path, unique, sim)
+    res = platform.resources()
+    stations, storage, catalog_res = res["stations"], res["storage"], res["catalog"]
+    session_id = sim.data.stations["INS"].sessions[0]["SessionId"]
+
+    def run(client: StationClient) -> SessionReport:
+        return stage_session(
+            client,
+            storage.transfer(),  # type: ignore[attr-defined]
+            catalog_res.catalog(),  # type: ignore[attr-defined]
+            platform.owner,
+            CollectionNames(),
+            storage.rules(),  # type: ignore[attr-defined]
+            session_id,
+            2,
+        )
+
+    older = stations.client("INS")  # type: ignore[attr-defined]
+    listing = older.files(session_files_filter(session_id))
+    older.files = lambda *_, **__: listing[:2]  # type: ignore[method-assign]
+
+    newer = run(StationClient(older.config))
+    assert len(newer.staged) == 6
+    late = run(older)  # listed before the newer run, finishes after it
+    assert sorted(late.staged) == sorted(f.Name for f in listing[:2])
+
+    item = StacApiCatalog(stac_api_url, OwnerNamespace(owner=platform.owner)).get_item(
+        "s01-cadip-session", session_id
+    )
+    assert item is not None
+    assert sorted(item["assets"]) == sorted(f.Name for f in listing)
+    assert item["properties"]["cadip:num_channels"] == 2

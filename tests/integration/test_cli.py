@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from rs_assets.cli import main
-from rs_assets.core.catalog import CollectionNaming, StacApiCatalog
+from rs_assets.core.catalog import OwnerNamespace, StacApiCatalog
 from rs_assets.simulator.config import SimStation
 from rs_assets.simulator.samples import S1_GRDH
 from rs_assets.simulator.server import StationSimulator
@@ -45,7 +45,7 @@ def cli(platform: Platform, tmp_path: Path):  # type: ignore[no-untyped-def]
 
 def catalog_of(platform: Platform) -> StacApiCatalog:
     assert platform.catalog_url
-    return StacApiCatalog(platform.catalog_url, CollectionNaming(owner=platform.owner))
+    return StacApiCatalog(platform.catalog_url, OwnerNamespace(owner=platform.owner))
 
 
 def test_stage_session_then_search_the_catalog(cli, sim: StationSimulator, platform: Platform) -> None:  # type: ignore[no-untyped-def]

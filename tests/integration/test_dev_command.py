@@ -126,7 +126,7 @@ def test_ui_graphql_answers_with_the_code_location_loaded(dev: dict[str, int]) -
 
 def test_simulator_and_s3_of_the_embedded_default_answer(dev: dict[str, int]) -> None:
     health = requests.get(f"http://127.0.0.1:{dev['sim']}/_sim/health", timeout=10).json()
-    assert health["stations"] == ["ADGS", "INS", "MPS", "PRIP"]
+    assert health["stations"] == ["ADGS", "INS", "LTA", "MPS", "PRIP", "PRIP_S3"]
     s3 = boto3.client(
         "s3",
         endpoint_url=f"http://127.0.0.1:{dev['s3']}",
@@ -153,7 +153,7 @@ def test_backfill_command_launches_on_the_running_instance(dev: dict[str, int]) 
         [
             str(ROOT / ".venv" / "bin" / "rs-assets"),
             "backfill",
-            "aux_files",
+            "adgs/aux_files",
             "--from",
             days[0],
             "--to",
@@ -204,7 +204,7 @@ query($path: [String!]!) { assetOrError(assetKey: {path: $path}) { ... on Asset 
 def _materializations(port: int, asset: str) -> list[dict]:
     body = requests.post(
         f"http://127.0.0.1:{port}/graphql",
-        json={"query": MATERIALIZATIONS, "variables": {"path": [asset]}},
+        json={"query": MATERIALIZATIONS, "variables": {"path": asset.split("/")}},
         timeout=20,
     ).json()
     found = (body.get("data") or {}).get("assetOrError") or {}
@@ -241,10 +241,10 @@ def test_the_live_demo_stages_converts_and_publishes(dev: dict[str, int]) -> Non
                 m["partition"].startswith("MPS:") and (m.get("files_staged") or 0) > 0 for m in sessions
             ),
             "AUX normalized": any(
-                (m.get("normalized") or 0) > 0 for m in _materializations(dev["ui"], "aux_archives")
+                (m.get("normalized") or 0) > 0 for m in _materializations(dev["ui"], "adgs/aux_unpacked")
             ),
             "product converted": any(
-                (m.get("converted") or 0) > 0 for m in _materializations(dev["ui"], "zarr_products")
+                (m.get("converted") or 0) > 0 for m in _materializations(dev["ui"], "prip/zarr_products")
             ),
             "product terrain-corrected": any(
                 (m.get("outputs_published") or 0) > 0

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from rs_assets.core.archives import Limits, UnsafeArchive
-from rs_assets.core.catalog import CollectionNaming, SqliteCatalog
+from rs_assets.core.catalog import OwnerNamespace, SqliteCatalog
 from rs_assets.core.normalization import normalize_item
 from rs_assets.core.object_store import ObjectStore
 from tests.integration.platform import s3_client
@@ -62,7 +62,7 @@ def test_malicious_archive_is_refused_with_nothing_written(
     client.create_bucket(Bucket=bucket)
     key = f"copernicus/s1-aux/{name}/{name}"
     client.put_object(Bucket=bucket, Key=key, Body=CASES[name])
-    catalog = SqliteCatalog(tmp_path / "c.sqlite", CollectionNaming())
+    catalog = SqliteCatalog(tmp_path / "c.sqlite", OwnerNamespace())
     catalog.ensure_collection("s1-aux")
     item = {
         "type": "Feature",

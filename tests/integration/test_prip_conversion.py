@@ -15,7 +15,7 @@ from stac_pydantic import Item as StacItem
 
 from rs_assets.assets.partitions import daily_partitions
 from rs_assets.assets.prip import build_prip
-from rs_assets.core.catalog import CollectionNaming, StacApiCatalog
+from rs_assets.core.catalog import OwnerNamespace, StacApiCatalog
 from rs_assets.core.stac_mapping import CollectionNames
 from rs_assets.simulator.config import SimStation
 from rs_assets.simulator.samples import S1_GRDH
@@ -26,7 +26,7 @@ from tests.integration.platform import ACCESS_KEY, SECRET_KEY, Platform, make_pl
 pytest.importorskip("eopf", reason="the eopf extra is installed by scripts/test")
 
 DAY = HISTORY_END.date()
-PRIP = build_prip("PRIP", daily_partitions("2026-11-01"), CollectionNames())
+PRIP = build_prip(["PRIP"], daily_partitions("2026-11-01"), CollectionNames())
 ASSETS = {a.key.to_user_string(): a for a in PRIP.assets or []}  # type: ignore[union-attr]
 STAGING = "s1-prip-iw_grdh_1s"
 OUTPUT = "s01siwgrd"
@@ -51,7 +51,7 @@ def platform(
 
 def catalog_of(platform: Platform) -> StacApiCatalog:
     assert platform.catalog_url
-    return StacApiCatalog(platform.catalog_url, CollectionNaming(owner=platform.owner))
+    return StacApiCatalog(platform.catalog_url, OwnerNamespace(owner=platform.owner))
 
 
 def run(platform: Platform, *names: str, **resources: object) -> dg.ExecuteInProcessResult:
@@ -63,9 +63,10 @@ def run(platform: Platform, *names: str, **resources: object) -> dg.ExecuteInPro
     )
 
 
-def failure_of(result: dg.ExecuteInProcessResult, step: str) -> str:
+def failure_of(result: dg.ExecuteInProcessResult, asset: str) -> str:
+    step = dg.AssetKey.from_user_string(asset).to_python_identifier()
     failures = [e for e in result.all_events if e.is_step_failure and e.step_key == step]
-    assert failures, f"{step} did not fail"
+    assert failures, f"{asset} did not fail"
     return str(failures[-1].step_failure_data.error.message)  # type: ignore[union-attr]
 
 
@@ -112,10 +113,12 @@ def test_a_day_of_prip_products_is_staged_unzipped_converted_and_published(
     sim: StationSimulator, platform: Platform
 ) -> None:
     unreadable = generated_name(sim)
-    result = run(platform, "prip_products", "prip_catalog", "prip_safe", "zarr_products")
-    assert metadata(result, "prip_products")["staged"] == 2
-    assert metadata(result, "prip_safe")["normalized"] == 2
-    message = failure_of(result, "zarr_products")
+    result = run(
+        platform, "prip/prip_products", "prip/prip_catalog", "prip/prip_unpacked", "prip/zarr_products"
+    )
+    assert metadata(result, "prip/prip_products")["staged"] == 2
+    assert metadata(result, "prip/prip_unpacked")["normalized"] == 2
+    message = failure_of(result, "prip/zarr_products")
     assert "1 of 2 products were not converted" in message
     assert f"{unreadable}: eopf could not convert" in message
 
@@ -128,19 +131,19 @@ def test_a_day_of_prip_products_is_staged_unzipped_converted_and_published(
     assert_converted_item(platform, items[0], staged_url)
     assert any(k.endswith(f"{S1_GRDH}/manifest.safe") for k in platform.listing())
 
-    again = run(platform, "zarr_products")
-    assert "1 of 1 products were not converted" in failure_of(again, "zarr_products")
+    again = run(platform, "prip/zarr_products")
+    assert "1 of 1 products were not converted" in failure_of(again, "prip/zarr_products")
     assert len(catalog.search([OUTPUT])) == 1
 
 
 def test_a_missing_converter_fails_its_products_and_loses_nothing(
     sim: StationSimulator, platform: Platform
 ) -> None:
-    result = run(platform, "prip_products", "prip_catalog", "prip_safe")
+    result = run(platform, "prip/prip_products", "prip/prip_catalog", "prip/prip_unpacked")
     assert result.success
     missing = {"converters": {"S01SIWGRD": "not_installed_pkg.zarr:convert"}}
-    converted = run(platform, "zarr_products", conversion=missing)
-    message = failure_of(converted, "zarr_products")
+    converted = run(platform, "prip/zarr_products", conversion=missing)
+    message = failure_of(converted, "prip/zarr_products")
     assert "2 of 2 products were not converted" in message
     assert "converter not_installed_pkg.zarr:convert is not installed" in message
     catalog = catalog_of(platform)

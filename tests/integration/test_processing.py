@@ -23,7 +23,7 @@ from stac_pydantic import Item as StacItem
 from rs_assets.assets.partitions import daily_partitions
 from rs_assets.assets.prip import build_prip
 from rs_assets.assets.processing import build_processing, process_on_demand
-from rs_assets.core.catalog import Catalog, CollectionNaming, SqliteCatalog, StacApiCatalog
+from rs_assets.core.catalog import Catalog, OwnerNamespace, SqliteCatalog, StacApiCatalog
 from rs_assets.core.object_store import ObjectStore, split_href
 from rs_assets.core.stac_mapping import CollectionNames
 from rs_assets.core.trees import upload_store
@@ -50,7 +50,7 @@ GRD_BBOX = (11.865704, 40.876698, 15.321935, 42.780445)
 
 
 def definitions(processors: Path = DEFAULT_PROCESSORS) -> dict[str, dg.AssetsDefinition]:
-    prip = build_prip("PRIP", daily_partitions("2026-11-01"), CollectionNames())
+    prip = build_prip(["PRIP"], daily_partitions("2026-11-01"), CollectionNames())
     assets = {a.key.to_user_string(): a for a in prip.assets or []}  # type: ignore[union-attr]
     processing = build_processing(load_processors_file(processors), assets)
     return assets | {a.key.to_user_string(): a for a in processing.assets or []}  # type: ignore[union-attr]
@@ -71,7 +71,7 @@ def importable_test_units(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def catalog_of(platform: Platform) -> Catalog:
-    naming = CollectionNaming(owner=platform.owner)
+    naming = OwnerNamespace(owner=platform.owner)
     if platform.catalog_url:
         return StacApiCatalog(platform.catalog_url, naming)
     assert platform.sqlite_path
@@ -140,7 +140,7 @@ def test_a_newly_converted_grd_is_terrain_corrected_with_a_dem_staged_from_the_a
     assets = definitions()
     instance = dg.DagsterInstance.ephemeral()
     resources = platform.resources()
-    upstream = ["prip_products", "prip_catalog", "prip_safe", "zarr_products"]
+    upstream = ["prip/prip_products", "prip/prip_catalog", "prip/prip_unpacked", "prip/zarr_products"]
     automation = dg.Definitions(assets=list(assets.values()), resources=resources)
     with warnings.catch_warnings():  # Dagster's own evaluation calls a beta parameter internally
         warnings.simplefilter("ignore", dg.BetaWarning)
@@ -148,7 +148,7 @@ def test_a_newly_converted_grd_is_terrain_corrected_with_a_dem_staged_from_the_a
     result = dg.materialize(
         [assets[n] for n in upstream], partition_key=DAY, resources=resources, instance=instance
     )
-    assert metadata(result, "zarr_products")["converted"] == 1
+    assert metadata(result, "prip/zarr_products")["converted"] == 1
     catalog = catalog_of(platform)
     assert not catalog.collection_exists(DEM_COLLECTION), "the DEM is at the AUXIP only"
 

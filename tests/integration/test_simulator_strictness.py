@@ -15,7 +15,7 @@ def sim(simulator_factory: SimulatorFactory) -> StationSimulator:
     return simulator_factory(
         SimStation(name="INS", kind="cadip", sessions=12, chunk_size=1024, page_cap=5),
         SimStation(name="ADGS", kind="auxip", products_per_day=6, days=1),
-        SimStation(name="MPS", kind="cadip", strictness="mps", sessions=2, chunk_size=1024),
+        SimStation(name="MPS", kind="cadip", profile="mps", sessions=2, chunk_size=1024),
     )
 
 

@@ -4,7 +4,7 @@ import pytest
 
 from rs_assets.core.errors import QueryError
 from rs_assets.core.odata import PROFILES, AttributeEquals, F, Intersects, Query, all_of, get_profile
-from rs_assets.simulator.odata_filter import STRICTNESS, FilterRejected, compile_filter
+from rs_assets.simulator.odata_filter import CAPABILITIES, FilterRejected, compile_filter
 
 T = datetime(2024, 11, 14, 14, 30, 38, 56552, tzinfo=UTC)
 DEFAULT = PROFILES["default"]
@@ -82,13 +82,13 @@ def test_query_params_carry_filter_order_and_expand() -> None:
     ],
 )
 def test_everything_the_builder_writes_passes_the_strictest_station(expr: object) -> None:
-    compile_filter(expr.render(DEFAULT), FIELDS, STRICTNESS["strict"])  # type: ignore[attr-defined]
+    compile_filter(expr.render(DEFAULT), FIELDS, CAPABILITIES["default"])  # type: ignore[attr-defined]
 
 
 def test_strict_station_rejects_what_the_builder_avoids() -> None:
     for text in ("Size ge 1", "Size le 1", "not(Size eq 1)", "Name in ('a', 'b')"):
         with pytest.raises(FilterRejected):
-            compile_filter(text, FIELDS, STRICTNESS["strict"])
+            compile_filter(text, FIELDS, CAPABILITIES["default"])
 
 
 def test_session_id_is_spelled_the_stations_way() -> None:

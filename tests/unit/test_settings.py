@@ -39,6 +39,10 @@ def test_missing_secret_names_station_and_variable(tmp_path: Path) -> None:
         load_stations_file(path).station("INS").client_config({})
 
 
+OAUTH = {"token_url": "http://t", "client_id": "c", "username": "u", "password_env": "P"}
+BASIC = {"username": "u", "password_env": "P"}
+
+
 @pytest.mark.parametrize(
     ("document", "expected"),
     [
@@ -64,6 +68,82 @@ def test_missing_secret_names_station_and_variable(tmp_path: Path) -> None:
         ),
         ({"stations": [{"kind": "cadip", "base_url": "http://h"}]}, r"station entry 1: field name"),
         ({"stations": [{"name": "A", "kind": "cadip", "base_url": "http://h"}] * 2}, r"repeated: A"),
+        (
+            {
+                "stations": [
+                    {"name": "ADGS", "kind": "auxip", "base_url": "http://h"},
+                    {"name": "adgs", "kind": "auxip", "base_url": "http://h2"},
+                ]
+            },
+            r"unique \(in any case\); repeated: ADGS, adgs",
+        ),
+        (
+            {"stations": [{"name": "ADGS-2", "kind": "auxip", "base_url": "http://h"}]},
+            r"station 'ADGS-2' \(entry 1\): field name: String should match pattern",
+        ),
+        (
+            {"stations": [{"name": "X1", "kind": "cadip", "base_url": "http://h", "kerberos": {}}]},
+            r"station 'X1' \(entry 1\): field kerberos: Extra inputs are not permitted",
+        ),
+        (
+            {
+                "stations": [
+                    {
+                        "name": "X1",
+                        "kind": "cadip",
+                        "base_url": "http://h",
+                        "oauth2": OAUTH | {"grant": "implicit"},
+                    }
+                ]
+            },
+            r"station 'X1' \(entry 1\): field oauth2.grant: Input should be 'password' or 'client_credentials'",
+        ),
+        (
+            {
+                "stations": [
+                    {"name": "X1", "kind": "cadip", "base_url": "http://h", "basic": {"username": "u"}}
+                ]
+            },
+            r"station 'X1' \(entry 1\): field basic.password_env: Field required",
+        ),
+        (
+            {
+                "stations": [
+                    {
+                        "name": "X1",
+                        "kind": "cadip",
+                        "base_url": "http://h",
+                        "oauth2": {"token_url": "http://t", "client_id": "c"},
+                    }
+                ]
+            },
+            r"station 'X1' \(entry 1\): field oauth2: Value error, the password grant needs username and password_env",
+        ),
+        (
+            {
+                "stations": [
+                    {
+                        "name": "X1",
+                        "kind": "cadip",
+                        "base_url": "http://h",
+                        "oauth2": {"token_url": "http://t", "client_id": "c", "grant": "client_credentials"},
+                    }
+                ]
+            },
+            r"field oauth2: Value error, the client_credentials grant needs client_secret_env",
+        ),
+        (
+            {
+                "stations": [
+                    {"name": "X1", "kind": "cadip", "base_url": "http://h", "oauth2": OAUTH, "basic": BASIC}
+                ]
+            },
+            r"station 'X1' \(entry 1\): field <entry>: Value error, give oauth2 or basic, not both",
+        ),
+        (
+            {"stations": [{"name": "X1", "kind": "cadip", "base_url": "http://h", "read_timeout": 0}]},
+            r"station 'X1' \(entry 1\): field read_timeout: Input should be greater than 0",
+        ),
     ],
 )
 def test_bad_stations_file_names_station_and_field(document: object, expected: str) -> None:
@@ -83,7 +163,7 @@ def test_unreadable_or_missing_file(tmp_path: Path) -> None:
 def test_unknown_station_lists_the_known_ones() -> None:
     stations = Settings().stations()
     with pytest.raises(
-        ConfigError, match="unknown station 'NOPE'; configured stations: INS, MPS, ADGS, PRIP"
+        ConfigError, match="unknown station 'NOPE'; configured stations: INS, MPS, ADGS, LTA, PRIP, PRIP_S3"
     ):
         stations.station("NOPE")
 
@@ -105,3 +185,44 @@ def test_backfill_days_are_inclusive_and_checked() -> None:
         days("2026-11-21", "2026-11-19")
     with pytest.raises(RsAssetsError, match="YYYY-MM-DD"):
         days("yesterday", "2026-11-19")
+
+
+def test_client_credentials_public_clients_and_basic_auth_build_their_credentials() -> None:
+    from rs_assets.core.auth import BasicCredentials, OAuth2Credentials
+
+    document = {
+        "stations": [
+            {
+                "name": "CC",
+                "kind": "auxip",
+                "base_url": "http://h",
+                "connect_timeout": 3,
+                "read_timeout": 30,
+                "oauth2": {
+                    "token_url": "http://t",
+                    "client_id": "c",
+                    "grant": "client_credentials",
+                    "client_secret_env": "S",
+                },
+            },
+            {"name": "PUB", "kind": "auxip", "base_url": "http://h", "oauth2": OAUTH},
+            {"name": "BAS", "kind": "prip", "base_url": "http://h", "basic": BASIC},
+        ]
+    }
+    stations = parse_stations(document, "s.yaml")
+    environ = {"S": "client-secret", "P": "pw"}
+    client = stations.station("CC").client_config(environ)
+    assert isinstance(client.credentials, OAuth2Credentials)
+    assert (client.credentials.grant, client.credentials.client_secret) == (
+        "client_credentials",
+        "client-secret",
+    )
+    assert (client.connect_timeout, client.read_timeout) == (3, 30)
+    public = stations.station("PUB").client_config(environ).credentials
+    assert isinstance(public, OAuth2Credentials) and public.client_secret == "" and public.password == "pw"
+    basic = stations.station("BAS").client_config(environ).credentials
+    assert basic == BasicCredentials("u", "pw") and "pw" not in repr(basic)
+    with pytest.raises(
+        ConfigError, match=r"station 'BAS': environment variable P \(basic auth password\) is not set"
+    ):
+        stations.station("BAS").client_config({})

@@ -14,7 +14,7 @@ UPSERT_PAGE = 500
 
 
 @dataclass(frozen=True)
-class CollectionNaming:
+class OwnerNamespace:
     """Collections may be namespaced per owner on the wire (``owner:collection``, as the RS catalog does)."""
 
     owner: str = "copernicus"
@@ -50,7 +50,7 @@ def new_collection(wire_id: str, description: str) -> dict[str, Any]:
 class Catalog(ABC):
     """Item-level operations in bulk: staging publishes pages of items, never one request per item."""
 
-    def __init__(self, naming: CollectionNaming):
+    def __init__(self, naming: OwnerNamespace):
         self.naming = naming
 
     def wire_id(self, collection: str) -> str:
