@@ -8,7 +8,6 @@ from rs_assets.assets.partitions import daily_partitions
 from rs_assets.assets.prip import build_prip
 from rs_assets.assets.processing import build_processing
 from rs_assets.assets.stations import station_specs
-from rs_assets.core.stac_mapping import CollectionNames
 from rs_assets.resources.from_settings import build_resources
 from rs_assets.settings import Settings
 
@@ -16,7 +15,7 @@ from rs_assets.settings import Settings
 def build_definitions(settings: Settings | None = None) -> dg.Definitions:
     settings = settings or Settings.from_env()
     stations = settings.stations()
-    names = CollectionNames()
+    names = settings.collection_names()
     daily = daily_partitions(settings.partitions_start)
     families: list[dg.Definitions] = []
     auxips, prips = stations.of_kind("auxip"), stations.of_kind("prip")

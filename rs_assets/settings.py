@@ -19,6 +19,7 @@ from .core.errors import ConfigError, RsAssetsError
 from .core.odata import PROFILES
 from .core.processing.process import Processor
 from .core.processing.tasktable import load_tasktable
+from .core.stac_mapping import CollectionNames, collection_pattern_problem
 from .core.station import StationConfig
 from .simulator.config import S1_AUX_TYPES, S2_S3_AUX_TYPES
 
@@ -386,6 +387,22 @@ class Settings(BaseModel):
     catalog_owner_prefix: bool = True
     dask_scheduler: str | None = None
     processors_file: Path | None = None
+    collection_aux: str = CollectionNames.aux
+    collection_cadip: str = CollectionNames.cadip
+    collection_prip: str = CollectionNames.prip
+
+    @field_validator("collection_aux", "collection_cadip", "collection_prip")
+    @classmethod
+    def _names_collections(cls, pattern: str) -> str:
+        problem = collection_pattern_problem(pattern)
+        if problem:
+            raise ValueError(problem)
+        return pattern
+
+    def collection_names(self) -> CollectionNames:
+        return CollectionNames(
+            aux=self.collection_aux, cadip=self.collection_cadip, prip=self.collection_prip
+        )
 
     @model_validator(mode="after")
     def _production_needs_stations(self) -> Settings:
@@ -423,6 +440,9 @@ class Settings(BaseModel):
             "catalog_owner_prefix": "RS_ASSETS_OWNER_PREFIX",
             "dask_scheduler": "RS_ASSETS_DASK_SCHEDULER",
             "processors_file": "RS_ASSETS_PROCESSORS_FILE",
+            "collection_aux": "RS_ASSETS_COLLECTION_AUX",
+            "collection_cadip": "RS_ASSETS_COLLECTION_CADIP",
+            "collection_prip": "RS_ASSETS_COLLECTION_PRIP",
         }
         values = {field: environ[var] for field, var in names.items() if environ.get(var)}
         try:

@@ -14,3 +14,11 @@ def after_upstream() -> dg.AutomationCondition:
         & ~dg.AutomationCondition.any_deps_in_progress()
         & ~dg.AutomationCondition.in_progress()
     ).with_label("after upstream, any day")
+
+
+def automation_sensor(name: str, target: dg.AssetSelection, interval: int = 30) -> dg.SensorDefinition:
+    """A family's automation sensor, running from the start: nothing is materialized by hand that a family
+    promises to follow up."""
+    return dg.AutomationConditionSensorDefinition(
+        name, target=target, default_status=dg.DefaultSensorStatus.RUNNING, minimum_interval_seconds=interval
+    )

@@ -4,6 +4,7 @@ from datetime import date, datetime, timedelta
 
 import dagster as dg
 
+from rs_assets.assets.automation import automation_sensor
 from rs_assets.assets.reporting import Progress, fail_if_any, fail_on, failure_list, staging_metadata
 from rs_assets.assets.stations import station_key
 from rs_assets.core.cadip import (
@@ -199,12 +200,7 @@ def build_cadip(
     job = dg.define_asset_job(
         "cadip_session_staging", selection=dg.AssetSelection.assets(cadip_sessions).without_checks()
     )
-    automation = dg.AutomationConditionSensorDefinition(
-        "cadip_automation",
-        target=dg.AssetSelection.checks(eviction_watch),
-        default_status=dg.DefaultSensorStatus.RUNNING,
-        minimum_interval_seconds=60,
-    )
+    automation = automation_sensor("cadip_automation", dg.AssetSelection.checks(eviction_watch), interval=60)
     return dg.Definitions(
         assets=[cadip_sessions, cadip_discovery],
         asset_checks=[eviction_watch],

@@ -7,7 +7,7 @@ from typing import Any
 import dagster as dg
 from pydantic import Field
 
-from rs_assets.assets.automation import after_upstream
+from rs_assets.assets.automation import after_upstream, automation_sensor
 from rs_assets.assets.products import ProductFamily, asset_key, ledger_name, station_prefix
 from rs_assets.assets.reporting import Progress, fail_on, failure_list
 from rs_assets.core.conversion import (
@@ -180,12 +180,5 @@ def build_conversion_jobs(
 
     sensors = []
     if converted:
-        sensors.append(
-            dg.AutomationConditionSensorDefinition(
-                "conversion_automation",
-                target=dg.AssetSelection.assets(*converted),
-                default_status=dg.DefaultSensorStatus.RUNNING,
-                minimum_interval_seconds=30,
-            )
-        )
+        sensors.append(automation_sensor("conversion_automation", dg.AssetSelection.assets(*converted)))
     return dg.Definitions(jobs=[on_demand], sensors=sensors)

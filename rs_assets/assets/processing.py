@@ -9,7 +9,7 @@ from typing import Any
 import dagster as dg
 from pydantic import Field
 
-from rs_assets.assets.automation import after_upstream
+from rs_assets.assets.automation import after_upstream, automation_sensor
 from rs_assets.assets.reporting import fail_on, failure_list
 from rs_assets.core.errors import ConfigError, RsAssetsError
 from rs_assets.core.manifest import ManifestEntry, manifest_key, merge, read_manifest, write_manifest
@@ -250,12 +250,5 @@ def build_processing(processors: ProcessorsFile, assets: dict[str, dg.AssetsDefi
         built.append(build_processor(settings, processors.processor(settings.name), driving))
     sensors = []
     if built:
-        sensors.append(
-            dg.AutomationConditionSensorDefinition(
-                "processing_automation",
-                target=dg.AssetSelection.assets(*built),
-                default_status=dg.DefaultSensorStatus.RUNNING,
-                minimum_interval_seconds=30,
-            )
-        )
+        sensors.append(automation_sensor("processing_automation", dg.AssetSelection.assets(*built)))
     return dg.Definitions(assets=built, jobs=[process_on_demand], sensors=sensors)

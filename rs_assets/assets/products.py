@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import dagster as dg
 from pydantic import Field
 
-from rs_assets.assets.automation import after_upstream
+from rs_assets.assets.automation import after_upstream, automation_sensor
 from rs_assets.assets.partitions import partition_day
 from rs_assets.assets.reporting import Progress, fail_if_any, fail_on, failure_list, staging_metadata
 from rs_assets.assets.stations import station_key
@@ -261,12 +261,10 @@ def build_family_jobs(
     def valcover_staging() -> None:
         valcover_op()
 
-    automation = dg.AutomationConditionSensorDefinition(
+    automation = automation_sensor(
         f"{family.group}_automation",
-        target=dg.AssetSelection.assets(
+        dg.AssetSelection.assets(
             *[asset_key(s, n) for s in station_names for n in (family.published, family.unpacked)]
         ),
-        default_status=dg.DefaultSensorStatus.RUNNING,
-        minimum_interval_seconds=30,
     )
     return dg.Definitions(jobs=[valcover_staging], sensors=[automation])

@@ -10,7 +10,6 @@ from typing import Any
 import click
 
 from rs_assets.cli.context import emit, failures_as_exit, progress_bar, resources, stderr, table
-from rs_assets.core.stac_mapping import CollectionNames
 
 
 def _station_kind(stations: Any, name: str) -> str:
@@ -35,7 +34,7 @@ def stage_session_command(station: str, session_id: str, as_json: bool) -> None:
                 res["storage"].transfer(),
                 catalog,
                 res["catalog"].owner,
-                CollectionNames(),
+                res["catalog"].names(),
                 res["storage"].rules(),
                 session_id,
                 client.config.max_parallel_downloads,
@@ -123,7 +122,7 @@ def valcover_command(
                 latest=latest,
                 collection=collection,
                 owner=res["catalog"].owner,
-                names=CollectionNames(),
+                names=res["catalog"].names(),
                 rules=res["storage"].rules(),
                 task=aux_task if kind == "auxip" else prip_task,
                 on_planned=set_total,
@@ -181,7 +180,7 @@ def convert_command(
                 or None,
                 [res["stations"].client(name) for name in prips],
                 storage.transfer(),
-                lambda product, into: prip_task(product, cat_res.owner, CollectionNames(), conv.rules, into),
+                lambda product, into: prip_task(product, cat_res.owner, cat_res.names(), conv.rules, into),
             )
             advance()
             planned = conv.prepare(staged, collection)

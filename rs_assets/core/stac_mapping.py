@@ -84,6 +84,15 @@ class CollectionNames:
         return self.prip.format(mission=platform.mission, product_type=product_type.lower().strip("_"))
 
 
+def collection_pattern_problem(pattern: str) -> str | None:
+    """Why a pattern cannot name collections, or None: it may use ``{mission}`` and ``{product_type}`` only."""
+    try:
+        pattern.format(mission=1, product_type="iw_grdh_1s")
+    except (KeyError, IndexError, ValueError) as exc:
+        return f"{pattern!r} is not a collection pattern ({type(exc).__name__}: {exc}); use {{mission}} and {{product_type}}"
+    return None
+
+
 def _clean(properties: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in properties.items() if v is not None}
 
@@ -144,6 +153,8 @@ def session_item(session: Session, files: list[File], hrefs: Mapping[str, str]) 
             "published": format_stac_datetime(session.PublicationDate),
             "platform": platform.platform,
             "constellation": platform.constellation,
+            "product:type": f"S{platform.mission:02d}CADU__",
+            "eopf:origin_datetime": format_stac_datetime(session.PublicationDate),
             "sat:absolute_orbit": session.DownlinkOrbit,
             "cadip:id": session.Id,
             "cadip:num_channels": session.NumChannels,
@@ -187,7 +198,7 @@ def session_item(session: Session, files: list[File], hrefs: Mapping[str, str]) 
         for f in sorted(files, key=lambda f: (f.Channel, f.BlockNumber))
         if f.Name in hrefs
     }
-    return _item(session.SessionId, properties, assets, ["sat", "file", "timestamps"])
+    return _item(session.SessionId, properties, assets, ["sat", "file", "product", "timestamps"])
 
 
 def _product_properties(product: Product, prefix: str) -> dict[str, Any]:

@@ -3,6 +3,7 @@ from typing import Literal
 import dagster as dg
 
 from rs_assets.core.catalog import Catalog, OwnerNamespace, SqliteCatalog, StacApiCatalog
+from rs_assets.core.stac_mapping import CollectionNames
 
 
 class CatalogResource(dg.ConfigurableResource):
@@ -13,6 +14,15 @@ class CatalogResource(dg.ConfigurableResource):
     sqlite_path: str | None = None
     owner: str = "copernicus"
     owner_prefix: bool = True
+    aux_collections: str = CollectionNames.aux
+    session_collections: str = CollectionNames.cadip
+    prip_collections: str = CollectionNames.prip
+
+    def names(self) -> CollectionNames:
+        """The collection patterns of the settings (``RS_ASSETS_COLLECTION_*``), RS defaults otherwise."""
+        return CollectionNames(
+            aux=self.aux_collections, cadip=self.session_collections, prip=self.prip_collections
+        )
 
     def wire_id(self, collection: str) -> str:
         return OwnerNamespace(owner=self.owner, prefixed=self.owner_prefix).wire_id(collection)

@@ -15,12 +15,18 @@ from rs_assets.settings import DEFAULT_PROCESSORS, Settings
 def build_resources(settings: Settings, secret: Callable[[str], Any] = dg.EnvVar) -> dict[str, Any]:
     """The code location's resources; ``secret`` names how S3 keys are read (``dg.EnvVar`` keeps them out
     of Dagster's stored config; the CLI, outside Dagster, passes ``os.environ.get``)."""
+    names = {
+        "aux_collections": settings.collection_aux,
+        "session_collections": settings.collection_cadip,
+        "prip_collections": settings.collection_prip,
+    }
     if settings.catalog_url:
         catalog = CatalogResource(
             backend="stac_api",
             url=settings.catalog_url,
             owner=settings.catalog_owner,
             owner_prefix=settings.catalog_owner_prefix,
+            **names,
         )
     else:
         catalog = CatalogResource(
@@ -28,6 +34,7 @@ def build_resources(settings: Settings, secret: Callable[[str], Any] = dg.EnvVar
             sqlite_path=str(settings.catalog_sqlite_path),
             owner=settings.catalog_owner,
             owner_prefix=settings.catalog_owner_prefix,
+            **names,
         )
     return {
         "stations": StationsResource(

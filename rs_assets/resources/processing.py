@@ -8,7 +8,6 @@ from rs_assets.core.conversion import S3Endpoint
 from rs_assets.core.processing.adfs import AuxipStager
 from rs_assets.core.processing.process import Processing, Processor
 from rs_assets.core.products import aux_task
-from rs_assets.core.stac_mapping import CollectionNames
 from rs_assets.resources.catalog import CatalogResource
 from rs_assets.resources.stations import StationsResource
 from rs_assets.resources.storage import ObjectStorage
@@ -49,7 +48,7 @@ class ProcessingResource(dg.ConfigurableResource):
             rules=rules,
             owner=catalog.owner,
             stager=AuxipStager(
-                auxips, storage.transfer(), cat, catalog.owner, CollectionNames(), rules, aux_task
+                auxips, storage.transfer(), cat, catalog.owner, catalog.names(), rules, aux_task
             ),
             work_dir=self.work_dir or os.environ.get("RS_ASSETS_WORK_DIR"),
             client=dask_client,

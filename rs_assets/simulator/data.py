@@ -375,6 +375,18 @@ class StationData:
             ("operationalMode", "String", "IW"),
             ("processingDate", "DateTimeOffset", format_datetime(published - timedelta(minutes=20))),
         ]
+        self._register_acquired(name, published, sensing, stop, attributes, ring)
+
+    def _register_acquired(
+        self,
+        name: str,
+        published: datetime,
+        sensing: datetime,
+        stop: datetime,
+        attributes: list[tuple[str, str, Any]],
+        ring: list[list[float]],
+    ) -> None:
+        """A systematically produced, online product with its footprint in both forms a PRIP gives it."""
         record = self._product_record(name, published, published, sensing, stop, attributes)
         record["ProductionType"] = "systematic_production"
         record["ModificationDate"] = record["PublicationDate"]
@@ -406,15 +418,7 @@ class StationData:
             ("instrumentShortName", "String", "OLCI"),
             ("processingDate", "DateTimeOffset", format_datetime(published - timedelta(minutes=20))),
         ]
-        record = self._product_record(name, published, published, sensing, stop, attributes)
-        record["ProductionType"] = "systematic_production"
-        record["ModificationDate"] = record["PublicationDate"]
-        record["Online"] = True
-        record["GeoFootprint"] = {"type": "Polygon", "coordinates": [ring]}
-        record["Footprint"] = (
-            "geography'SRID=4326;POLYGON((" + ",".join(f"{x:.4f} {y:.4f}" for x, y in ring) + "))'"
-        )
-        self._register(record)
+        self._register_acquired(name, published, sensing, stop, attributes, ring)
 
     def _add_safe(self, safe: Path, published: datetime) -> None:
         """A real SAFE product, zipped, with the attributes a PRIP derives from its name and manifest."""

@@ -177,6 +177,28 @@ def test_settings_from_env_and_production_needs_a_stations_file() -> None:
         Settings.from_env({"RS_ASSETS_MODE": "staging"})
 
 
+def test_collection_names_come_from_the_settings_and_bad_patterns_name_their_variable() -> None:
+    from rs_assets.core.stac_mapping import Platform
+    from rs_assets.resources.from_settings import build_resources
+
+    settings = Settings.from_env(
+        {
+            "RS_ASSETS_COLLECTION_AUX": "sentinel-{mission}-aux",
+            "RS_ASSETS_COLLECTION_PRIP": "legacy-{product_type}",
+        }
+    )
+    names = settings.collection_names()
+    assert names.for_aux(Platform(1, "A")) == "sentinel-1-aux"
+    assert names.for_prip(Platform(1, "A"), "IW_GRDH_1S") == "legacy-iw_grdh_1s"
+    assert names.for_session(Platform(1, "A")) == "s01-cadip-session", "the RS default where nothing is set"
+    catalog = build_resources(settings, secret=lambda name: None)["catalog"]
+    assert catalog.names() == names, "assets and the CLI read the same names"
+    with pytest.raises(
+        ConfigError, match=r"RS_ASSETS_COLLECTION_CADIP: .*'s{orbit}' is not a collection pattern"
+    ):
+        Settings.from_env({"RS_ASSETS_COLLECTION_CADIP": "s{orbit}"})
+
+
 def test_backfill_days_are_inclusive_and_checked() -> None:
     from rs_assets.core.backfill import days
 

@@ -59,6 +59,8 @@ def test_session_item_follows_rs_names() -> None:
         56552,
     )
     assert props["cadip:acquisition_id"] == "56552_1"
+    assert props["product:type"] == "S01CADU__", "rs-server's session product type, per mission"
+    assert props["eopf:origin_datetime"] == props["published"]
     assert list(item["assets"]) == sorted(hrefs)
     asset = item["assets"][files[0].Name]
     assert asset["roles"] == ["cadu"] and asset["file:size"] == 314_571_600
