@@ -38,7 +38,7 @@ def asset(args: argparse.Namespace) -> dict:
 
     from rs_assets.assets.partitions import daily_partitions
     from rs_assets.assets.prip import build_prip
-    from rs_assets.core.stac_mapping import CollectionNames
+    from rs_assets.core.catalog.mapping import CollectionNames
     from rs_assets.resources import (
         CatalogResource,
         ConversionResource,

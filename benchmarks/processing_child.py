@@ -57,9 +57,9 @@ def asset(args: argparse.Namespace) -> dict:
     import dagster as dg
 
     from rs_assets.assets.processing import build_processor
-    from rs_assets.core.manifest import ManifestEntry, manifest_key, write_manifest
-    from rs_assets.core.trees import upload_store
-    from rs_assets.core.zarr_item import converted_item, read_stac_discovery
+    from rs_assets.core.catalog.zarr_item import converted_item, read_stac_discovery
+    from rs_assets.core.storage.ledger import ManifestEntry, manifest_key, write_manifest
+    from rs_assets.core.storage.trees import upload_store
     from rs_assets.resources import (
         CatalogResource,
         ObjectStorage,
@@ -164,7 +164,7 @@ def _dem_item(name: str, href: str) -> dict:
 def convert(args: argparse.Namespace) -> dict:
     """The sample converted once, in a process of its own: eopf's 2 GB would otherwise be in every measurement's
     peak RSS through the benchmark's own."""
-    from rs_assets.core.converters import convert_with_eopf
+    from rs_assets.core.conversion.converters import convert_with_eopf
     from rs_assets.simulator.samples import s1_grdh
 
     return {"zarr": str(convert_with_eopf(s1_grdh(), Path(args.workdir) / "converted"))}

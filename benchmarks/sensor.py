@@ -18,7 +18,7 @@ import yaml
 
 from benchmarks.common import report
 from rs_assets.assets.cadip import SESSIONS, session_key
-from rs_assets.core.discovery import Watermark
+from rs_assets.core.station.cursor import Watermark
 from rs_assets.core.timeutil import parse_datetime
 from rs_assets.resources import StationsResource
 from rs_assets.sensors.stations import OVERLAP, cadip_sensor

@@ -1,4 +1,4 @@
-"""Does the own SigV4 signer (``rs_assets.core.sigv4``) still earn its place against botocore's?
+"""Does the own SigV4 signer (``rs_assets.core.storage.sigv4``) still earn its place against botocore's?
 
 The same small PUTs (the AUX-file case: 8 KiB bodies) are signed, and then sent to S3 through ``DirectS3``,
 once with our signer and once with botocore's ``S3SigV4Auth`` behind the same interface. Printed: CPU per
@@ -24,8 +24,8 @@ from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
 from benchmarks.common import RESULTS
-from rs_assets.core.direct_s3 import DirectS3
-from rs_assets.core.sigv4 import S3Signer
+from rs_assets.core.storage.direct_s3 import DirectS3
+from rs_assets.core.storage.sigv4 import S3Signer
 
 KEYS = {"AWS_ACCESS_KEY_ID": "rsassets", "AWS_SECRET_ACCESS_KEY": "rsassets-local-secret"}
 

@@ -14,10 +14,10 @@ import requests
 from boto3.s3.transfer import TransferConfig
 
 from benchmarks.common import peak_rss_mib, stations_yaml
-from rs_assets.core.auth import OAuth2Credentials
-from rs_assets.core.object_store import ObjectStore
-from rs_assets.core.station import StationClient, StationConfig
-from rs_assets.core.transfer import MiB, Source, Transfer, TransferSettings
+from rs_assets.core.station.auth import OAuth2Credentials
+from rs_assets.core.station.client import StationClient, StationConfig
+from rs_assets.core.storage.object_store import ObjectStore
+from rs_assets.core.storage.transfer import MiB, Source, Transfer, TransferSettings
 
 PART, CONCURRENCY = 32 * MiB, 4
 
@@ -121,7 +121,7 @@ def aux_day(args: argparse.Namespace) -> dict:
 
     from rs_assets.assets.auxip import build_auxip
     from rs_assets.assets.partitions import daily_partitions
-    from rs_assets.core.stac_mapping import CollectionNames
+    from rs_assets.core.catalog.mapping import CollectionNames
     from rs_assets.resources import CatalogResource, ObjectStorage, StationsResource
 
     work = Path(args.workdir) / f"aux-{os.getpid()}"
@@ -244,10 +244,10 @@ def session_write(args: argparse.Namespace) -> dict:
 
 def session_stage(args: argparse.Namespace) -> dict:
     """rs-assets' own session staging (files and item), through the same code the asset runs."""
-    from rs_assets.core.bucket_rules import BucketRules
-    from rs_assets.core.cadip import stage_session
     from rs_assets.core.catalog import SqliteCatalog
-    from rs_assets.core.stac_mapping import CollectionNames
+    from rs_assets.core.catalog.mapping import CollectionNames
+    from rs_assets.core.staging.sessions import stage_session
+    from rs_assets.core.storage.bucket_rules import BucketRules
 
     station, files = session_files(args.url)
     target = bucket(args.s3_endpoint, f"sours-{os.getpid()}")

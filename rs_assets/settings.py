@@ -14,14 +14,14 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, ValidationError, field_validator, model_validator
 
-from .core.auth import BasicCredentials, OAuth2Credentials
-from .core.errors import ConfigError, RsAssetsError
-from .core.odata import PROFILES
-from .core.processing.process import Processor
-from .core.processing.tasktable import load_tasktable
-from .core.stac_mapping import CollectionNames, collection_pattern_problem
-from .core.station import StationConfig
-from .simulator.config import S1_AUX_TYPES, S2_S3_AUX_TYPES
+from rs_assets.core.catalog.mapping import CollectionNames, collection_pattern_problem
+from rs_assets.core.errors import ConfigError, RsAssetsError
+from rs_assets.core.processing.process import Processor
+from rs_assets.core.processing.tasktable import load_tasktable
+from rs_assets.core.station.auth import BasicCredentials, OAuth2Credentials
+from rs_assets.core.station.client import StationConfig
+from rs_assets.core.station.odata import PROFILES
+from rs_assets.simulator.config import S1_AUX_TYPES, S2_S3_AUX_TYPES
 
 
 def _secret(station: str, variable: str, what: str, environ: Mapping[str, str]) -> str:
@@ -257,7 +257,7 @@ class ProcessorSettings(BaseModel):
 
     def processor(self, base: Path) -> Processor:
         """The core processor; its tasktable is read and its configured run planned, or the error names it."""
-        from .core.output_rules import OutputRule
+        from rs_assets.core.catalog.output_rules import OutputRule
 
         path = (self.tasktable if self.tasktable.is_absolute() else base / self.tasktable).resolve()
         try:

@@ -10,11 +10,11 @@ from typing import Any
 
 import pytest
 
-from rs_assets.core.auth import OAuth2Credentials
 from rs_assets.core.http import RetryPolicy
-from rs_assets.core.models import File
-from rs_assets.core.odata import PROFILES
-from rs_assets.core.station import StationClient, StationConfig
+from rs_assets.core.station.auth import OAuth2Credentials
+from rs_assets.core.station.client import StationClient, StationConfig
+from rs_assets.core.station.models import File
+from rs_assets.core.station.odata import PROFILES
 from rs_assets.simulator.config import Faults, SimStation, SimulatorConfig
 from rs_assets.simulator.server import StationSimulator
 

@@ -3,8 +3,8 @@
 import dagster as dg
 
 from rs_assets.assets.products import ProductFamily, build_family_jobs, build_product_family
-from rs_assets.core.products import aux_task
-from rs_assets.core.stac_mapping import CollectionNames
+from rs_assets.core.catalog.mapping import CollectionNames
+from rs_assets.core.staging.products import aux_task
 
 AUX = ProductFamily(
     kind="auxip",

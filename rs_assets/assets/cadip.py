@@ -7,15 +7,15 @@ import dagster as dg
 from rs_assets.assets.automation import automation_sensor
 from rs_assets.assets.reporting import Progress, fail_if_any, fail_on, failure_list, staging_metadata
 from rs_assets.assets.stations import station_key
-from rs_assets.core.cadip import (
+from rs_assets.core.catalog.mapping import CollectionNames
+from rs_assets.core.errors import RsAssetsError
+from rs_assets.core.staging.sessions import (
     SessionReport,
     SessionStatus,
     sessions_at_risk,
     sessions_published_on,
     stage_session,
 )
-from rs_assets.core.errors import RsAssetsError
-from rs_assets.core.stac_mapping import CollectionNames
 from rs_assets.core.timeutil import format_stac_datetime, parse_datetime, utcnow
 from rs_assets.resources import CatalogResource, ObjectStorage, StationsResource
 from rs_assets.sensors.stations import cadip_sensor

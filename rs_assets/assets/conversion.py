@@ -10,15 +10,15 @@ from pydantic import Field
 from rs_assets.assets.automation import after_upstream, automation_sensor
 from rs_assets.assets.products import ProductFamily, asset_key, ledger_name, station_prefix
 from rs_assets.assets.reporting import Progress, fail_on, failure_list
-from rs_assets.core.conversion import (
+from rs_assets.core.catalog.mapping import CollectionNames
+from rs_assets.core.conversion.convert import (
     Conversion,
     ConversionReport,
     requested_item,
     staged_or_stage,
 )
-from rs_assets.core.manifest import ManifestEntry, manifest_key, merge, read_manifest, write_manifest
-from rs_assets.core.products import TaskFactory
-from rs_assets.core.stac_mapping import CollectionNames
+from rs_assets.core.staging.products import TaskFactory
+from rs_assets.core.storage.ledger import ManifestEntry, manifest_key, merge, read_manifest, write_manifest
 from rs_assets.resources import CatalogResource, ConversionResource, ObjectStorage, StationsResource
 
 

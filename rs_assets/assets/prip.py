@@ -4,8 +4,8 @@ import dagster as dg
 
 from rs_assets.assets.conversion import build_conversion, build_conversion_jobs
 from rs_assets.assets.products import ProductFamily, build_family_jobs, build_product_family
-from rs_assets.core.products import prip_task
-from rs_assets.core.stac_mapping import CollectionNames
+from rs_assets.core.catalog.mapping import CollectionNames
+from rs_assets.core.staging.products import prip_task
 
 PRIP = ProductFamily(
     kind="prip",

@@ -11,10 +11,10 @@ from pydantic import Field
 
 from rs_assets.assets.automation import after_upstream, automation_sensor
 from rs_assets.assets.reporting import fail_on, failure_list
+from rs_assets.core.conversion.product_types import canonical_eopf_type
 from rs_assets.core.errors import ConfigError, RsAssetsError
-from rs_assets.core.manifest import ManifestEntry, manifest_key, merge, read_manifest, write_manifest
 from rs_assets.core.processing.process import InputRef, Outcome, Processor, Request, parse_input
-from rs_assets.core.product_types import canonical_eopf_type
+from rs_assets.core.storage.ledger import ManifestEntry, manifest_key, merge, read_manifest, write_manifest
 from rs_assets.core.timeutil import format_datetime
 from rs_assets.resources import CatalogResource, ObjectStorage, ProcessingResource, StationsResource
 from rs_assets.settings import ProcessorSettings, ProcessorsFile

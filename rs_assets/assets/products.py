@@ -15,12 +15,12 @@ from rs_assets.assets.automation import after_upstream, automation_sensor
 from rs_assets.assets.partitions import partition_day
 from rs_assets.assets.reporting import Progress, fail_if_any, fail_on, failure_list, staging_metadata
 from rs_assets.assets.stations import station_key
-from rs_assets.core.manifest import Ledger, manifest_key, read_manifest
-from rs_assets.core.normalization import archive_assets, normalize_staged
-from rs_assets.core.products import TaskFactory, ValCoverWindow, plan, published_on, stage_valcover
-from rs_assets.core.publication import publish
-from rs_assets.core.stac_mapping import CollectionNames
-from rs_assets.core.staging import stage_recorded
+from rs_assets.core.archives.normalization import archive_assets, normalize_staged
+from rs_assets.core.catalog.mapping import CollectionNames
+from rs_assets.core.catalog.publication import publish
+from rs_assets.core.staging.parallel import stage_recorded
+from rs_assets.core.staging.products import TaskFactory, ValCoverWindow, plan, published_on, stage_valcover
+from rs_assets.core.storage.ledger import Ledger, manifest_key, read_manifest
 from rs_assets.core.timeutil import parse_datetime
 from rs_assets.resources import CatalogResource, ObjectStorage, StationsResource
 from rs_assets.sensors.stations import products_sensor

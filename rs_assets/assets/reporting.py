@@ -4,7 +4,7 @@ from typing import Any
 
 import dagster as dg
 
-from rs_assets.core.staging import StagingReport
+from rs_assets.core.staging.parallel import StagingReport
 
 
 def failure_list(failures: list[str]) -> dg.MetadataValue:

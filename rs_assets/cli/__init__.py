@@ -77,8 +77,8 @@ def stations() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def check_stations(stations_file: Path | None, reach: bool, as_json: bool) -> None:
     """Validate a stations file and check that each station answers an authenticated query."""
-    from rs_assets.core.odata import Query
-    from rs_assets.core.station import StationClient
+    from rs_assets.core.station.client import StationClient
+    from rs_assets.core.station.odata import Query
     from rs_assets.settings import Settings, load_stations_file
 
     try:
@@ -171,7 +171,7 @@ _register_operations()
 
 
 def _model_for(kind: str) -> type:
-    from rs_assets.core.models import Product, Session
+    from rs_assets.core.station.models import Product, Session
 
     return Session if kind == "cadip" else Product
 

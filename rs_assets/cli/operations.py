@@ -22,7 +22,7 @@ def _station_kind(stations: Any, name: str) -> str:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def stage_session_command(station: str, session_id: str, as_json: bool) -> None:
     """Stage one CADIP session by id (what is already staged is skipped) and upsert its item."""
-    from rs_assets.core.cadip import stage_session
+    from rs_assets.core.staging.sessions import stage_session
 
     res = resources()
     with failures_as_exit():
@@ -94,7 +94,7 @@ def valcover_command(
 ) -> None:
     """Stage the AUX or PRIP products whose validity strictly contains [START, END]. STATION is a station, or
     ``auxip``/``prip`` for every station of the kind that serves the product type."""
-    from rs_assets.core.products import ValCoverWindow, aux_task, prip_task, stage_valcover
+    from rs_assets.core.staging.products import ValCoverWindow, aux_task, prip_task, stage_valcover
     from rs_assets.core.timeutil import parse_datetime
 
     res = resources()
@@ -161,8 +161,8 @@ def convert_command(
     stac_input: str, station: str | None, staging_collection: str | None, as_json: bool
 ) -> None:
     """Convert one product to EOPF Zarr: STAC_INPUT is its item URL, a FeatureCollection (JSON) or its id."""
-    from rs_assets.core.conversion import requested_item, staged_or_stage
-    from rs_assets.core.products import prip_task
+    from rs_assets.core.conversion.convert import requested_item, staged_or_stage
+    from rs_assets.core.staging.products import prip_task
 
     res = resources()
     storage, cat_res, conversion = res["storage"], res["catalog"], res["conversion"]

@@ -21,7 +21,7 @@ import xarray as xr
 from eopf.computing.abstract import EOProcessingUnit
 from eopf.computing.types import MappingAuxiliary, MappingDataType
 
-from rs_assets.core.zarr_item import INHERITED
+from rs_assets.core.catalog.zarr_item import INHERITED
 
 TASKTABLE = Path(__file__).parent / "tasktables" / "s1_terrain_correction.json"
 GRD = "S01SIWGRD"

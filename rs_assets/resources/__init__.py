@@ -1,11 +1,11 @@
 """Thin Dagster resources that hand out core objects (station clients, S3, catalog, Dask)."""
 
-from .catalog import CatalogResource
-from .conversion import ConversionResource
-from .dask import dask_for
-from .processing import ProcessingResource
-from .stations import StationsResource
-from .storage import ObjectStorage
+from rs_assets.resources.catalog import CatalogResource
+from rs_assets.resources.conversion import ConversionResource
+from rs_assets.resources.dask import dask_for
+from rs_assets.resources.processing import ProcessingResource
+from rs_assets.resources.stations import StationsResource
+from rs_assets.resources.storage import ObjectStorage
 
 __all__ = [
     "CatalogResource",

@@ -3,7 +3,7 @@ from typing import Literal
 import dagster as dg
 
 from rs_assets.core.catalog import Catalog, OwnerNamespace, SqliteCatalog, StacApiCatalog
-from rs_assets.core.stac_mapping import CollectionNames
+from rs_assets.core.catalog.mapping import CollectionNames
 
 
 class CatalogResource(dg.ConfigurableResource):

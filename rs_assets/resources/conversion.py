@@ -3,8 +3,8 @@ from typing import Any
 import dagster as dg
 from pydantic import Field
 
-from rs_assets.core.conversion import Conversion, OutputRule, S3Endpoint
-from rs_assets.core.converters import ConverterRegistry, default_registry, for_types
+from rs_assets.core.conversion.convert import Conversion, OutputRule, S3Endpoint
+from rs_assets.core.conversion.converters import ConverterRegistry, default_registry, for_types
 from rs_assets.resources.catalog import CatalogResource
 from rs_assets.resources.storage import ObjectStorage
 

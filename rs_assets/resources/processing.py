@@ -4,10 +4,10 @@ from typing import Any
 import dagster as dg
 from pydantic import Field
 
-from rs_assets.core.conversion import S3Endpoint
+from rs_assets.core.conversion.convert import S3Endpoint
 from rs_assets.core.processing.adfs import AuxipStager
 from rs_assets.core.processing.process import Processing, Processor
-from rs_assets.core.products import aux_task
+from rs_assets.core.staging.products import aux_task
 from rs_assets.resources.catalog import CatalogResource
 from rs_assets.resources.stations import StationsResource
 from rs_assets.resources.storage import ObjectStorage

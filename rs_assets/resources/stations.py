@@ -1,7 +1,7 @@
 import dagster as dg
 from pydantic import PrivateAttr
 
-from rs_assets.core.station import StationClient
+from rs_assets.core.station.client import StationClient
 from rs_assets.settings import StationsFile, load_stations_file, simulator_stations
 
 

@@ -10,10 +10,10 @@ from dagster_aws.s3 import S3Resource
 from pydantic import PrivateAttr
 
 import rs_assets
-from rs_assets.core.bucket_rules import BucketRules
-from rs_assets.core.direct_s3 import DirectS3
-from rs_assets.core.object_store import ObjectStore
-from rs_assets.core.transfer import MiB, Transfer, TransferSettings
+from rs_assets.core.storage.bucket_rules import BucketRules
+from rs_assets.core.storage.direct_s3 import DirectS3
+from rs_assets.core.storage.object_store import ObjectStore
+from rs_assets.core.storage.transfer import MiB, Transfer, TransferSettings
 
 DEFAULT_RULES = str(Path(rs_assets.__file__).parent / "data" / "bucket_rules.csv")
 

@@ -5,9 +5,9 @@ from datetime import timedelta
 
 import dagster as dg
 
-from rs_assets.core.discovery import Published, Watermark, batch_new
-from rs_assets.core.models import File, Product
-from rs_assets.core.odata import F, Query
+from rs_assets.core.station.cursor import Published, Watermark, batch_new
+from rs_assets.core.station.models import File, Product
+from rs_assets.core.station.odata import F, Query
 from rs_assets.core.timeutil import utcnow
 from rs_assets.resources import StationsResource
 

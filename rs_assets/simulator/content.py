@@ -11,7 +11,7 @@ import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from rs_assets.core.archives import strip_archive_suffix
+from rs_assets.core.archives.unpack import strip_archive_suffix
 
 _PATTERN_SIZE = 4 * 1024 * 1024
 _EPOCH = (2024, 1, 1, 0, 0, 0)

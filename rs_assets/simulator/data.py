@@ -16,12 +16,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from rs_assets.core.product_types import legacy_type_of
+from rs_assets.core.conversion.product_types import legacy_type_of
 from rs_assets.core.timeutil import format_datetime, utcnow
-
-from .config import SimStation, SimulatorConfig
-from .content import PatternContent, build_product, zip_directory
-from .samples import sample
+from rs_assets.simulator.config import SimStation, SimulatorConfig
+from rs_assets.simulator.content import PatternContent, build_product, zip_directory
+from rs_assets.simulator.samples import sample
 
 Record = dict[str, Any]
 

@@ -24,9 +24,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
-from .config import Faults, SimulatorConfig
-from .data import SimulatorData, StationData, public
-from .odata_filter import CAPABILITIES, FilterRejected, compile_query, parse_orderby
+from rs_assets.simulator.config import Faults, SimulatorConfig
+from rs_assets.simulator.data import SimulatorData, StationData, public
+from rs_assets.simulator.odata_filter import CAPABILITIES, FilterRejected, compile_query, parse_orderby
 
 log = logging.getLogger(__name__)
 

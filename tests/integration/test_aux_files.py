@@ -12,9 +12,9 @@ import pytest
 
 from rs_assets.assets.auxip import build_auxip
 from rs_assets.assets.partitions import daily_partitions
-from rs_assets.core.archives import strip_archive_suffix
+from rs_assets.core.archives.unpack import strip_archive_suffix
 from rs_assets.core.catalog import OwnerNamespace, StacApiCatalog
-from rs_assets.core.stac_mapping import CollectionNames
+from rs_assets.core.catalog.mapping import CollectionNames
 from rs_assets.simulator.config import Faults, SimStation
 from rs_assets.simulator.content import archive_members, nested_member, nested_members
 from rs_assets.simulator.server import StationSimulator

@@ -15,7 +15,7 @@ from pathlib import Path
 import requests
 
 from rs_assets.core.catalog import OwnerNamespace, StacApiCatalog
-from rs_assets.core.object_store import split_href
+from rs_assets.core.storage.object_store import split_href
 from rs_assets.simulator.config import Faults, SimStation
 from tests.conftest import SimulatorFactory
 from tests.integration.platform import make_platform, metadata

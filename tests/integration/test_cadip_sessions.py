@@ -10,10 +10,10 @@ import dagster as dg
 
 from rs_assets.assets.cadip import SESSIONS, build_cadip, cadip_sensors, session_key
 from rs_assets.assets.partitions import daily_partitions
-from rs_assets.core.cadip import SessionReport, session_files_filter, stage_session
 from rs_assets.core.catalog import OwnerNamespace, StacApiCatalog
-from rs_assets.core.stac_mapping import CollectionNames
-from rs_assets.core.station import StationClient
+from rs_assets.core.catalog.mapping import CollectionNames
+from rs_assets.core.staging.sessions import SessionReport, session_files_filter, stage_session
+from rs_assets.core.station.client import StationClient
 from rs_assets.core.timeutil import parse_datetime, utcnow
 from rs_assets.resources import StationsResource
 from rs_assets.simulator.config import SimStation

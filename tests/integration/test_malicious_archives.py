@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from rs_assets.core.archives import Limits, UnsafeArchive
+from rs_assets.core.archives.normalization import normalize_item
+from rs_assets.core.archives.unpack import Limits, UnsafeArchive
 from rs_assets.core.catalog import OwnerNamespace, SqliteCatalog
-from rs_assets.core.normalization import normalize_item
-from rs_assets.core.object_store import ObjectStore
+from rs_assets.core.storage.object_store import ObjectStore
 from tests.integration.platform import s3_client
 
 

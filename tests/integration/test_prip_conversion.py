@@ -16,7 +16,7 @@ from stac_pydantic import Item as StacItem
 from rs_assets.assets.partitions import daily_partitions
 from rs_assets.assets.prip import build_prip
 from rs_assets.core.catalog import OwnerNamespace, StacApiCatalog
-from rs_assets.core.stac_mapping import CollectionNames
+from rs_assets.core.catalog.mapping import CollectionNames
 from rs_assets.simulator.config import SimStation
 from rs_assets.simulator.samples import S1_GRDH
 from rs_assets.simulator.server import StationSimulator

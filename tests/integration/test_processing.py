@@ -24,10 +24,10 @@ from rs_assets.assets.partitions import daily_partitions
 from rs_assets.assets.prip import build_prip
 from rs_assets.assets.processing import build_processing, process_on_demand
 from rs_assets.core.catalog import Catalog, OwnerNamespace, SqliteCatalog, StacApiCatalog
-from rs_assets.core.object_store import ObjectStore, split_href
-from rs_assets.core.stac_mapping import CollectionNames
-from rs_assets.core.trees import upload_store
-from rs_assets.core.zarr_item import converted_item, read_stac_discovery
+from rs_assets.core.catalog.mapping import CollectionNames
+from rs_assets.core.catalog.zarr_item import converted_item, read_stac_discovery
+from rs_assets.core.storage.object_store import ObjectStore, split_href
+from rs_assets.core.storage.trees import upload_store
 from rs_assets.settings import DEFAULT_PROCESSORS, load_processors_file
 from rs_assets.simulator.config import SimStation
 from rs_assets.simulator.samples import S1_GRDH, s1_grdh
@@ -192,7 +192,7 @@ def test_a_newly_converted_grd_is_terrain_corrected_with_a_dem_staged_from_the_a
 @pytest.fixture(scope="module")
 def converted(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The sample converted once for the module, as zarr_products would."""
-    from rs_assets.core.converters import convert_with_eopf
+    from rs_assets.core.conversion.converters import convert_with_eopf
 
     return convert_with_eopf(s1_grdh(), tmp_path_factory.mktemp("converted"))
 

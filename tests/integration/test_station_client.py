@@ -17,9 +17,9 @@ from rs_assets.core.errors import (
     SafetyLimitExceeded,
     StationUnavailable,
 )
-from rs_assets.core.models import Session
-from rs_assets.core.odata import F, Query
-from rs_assets.core.station import StationClient, StationConfig
+from rs_assets.core.station.client import StationClient, StationConfig
+from rs_assets.core.station.models import Session
+from rs_assets.core.station.odata import F, Query
 from rs_assets.simulator.config import Faults, SimStation
 from rs_assets.simulator.server import StationSimulator
 from tests.conftest import FAST_RETRY, SimulatorFactory, client_for, one_file_station
@@ -243,7 +243,7 @@ def _client(sim: StationSimulator, name: str, credentials: object) -> StationCli
 def test_client_credentials_grant_public_clients_and_basic_auth_reach_their_stations(
     simulator_factory: SimulatorFactory,
 ) -> None:
-    from rs_assets.core.auth import BasicCredentials, OAuth2Credentials
+    from rs_assets.core.station.auth import BasicCredentials, OAuth2Credentials
 
     sim = simulator_factory(
         SimStation(name="CC", kind="auxip", products_per_day=2, days=1),
@@ -276,8 +276,8 @@ def test_client_credentials_grant_public_clients_and_basic_auth_reach_their_stat
 def test_a_basic_auth_station_refusing_us_is_an_auth_error_without_the_password(
     simulator_factory: SimulatorFactory,
 ) -> None:
-    from rs_assets.core.auth import BasicCredentials
     from rs_assets.core.errors import StationAuthError
+    from rs_assets.core.station.auth import BasicCredentials
 
     sim = simulator_factory(SimStation(name="BAS", kind="auxip", products_per_day=2, days=1, auth="basic"))
     client = _client(sim, "BAS", BasicCredentials(sim.config.identity.username, "not-the-password"))

@@ -7,10 +7,10 @@ import time
 
 import pytest
 
-from rs_assets.core.manifest import Ledger, ManifestEntry, read_manifest
-from rs_assets.core.object_store import ObjectStore
-from rs_assets.core.staging import StageTask, stage_recorded
-from rs_assets.core.transfer import MiB, Source, Transfer, TransferSettings, VerificationError
+from rs_assets.core.staging.parallel import StageTask, stage_recorded
+from rs_assets.core.storage.ledger import Ledger, ManifestEntry, read_manifest
+from rs_assets.core.storage.object_store import ObjectStore
+from rs_assets.core.storage.transfer import MiB, Source, Transfer, TransferSettings, VerificationError
 from rs_assets.resources import ObjectStorage
 from rs_assets.simulator.config import SimStation
 from tests.conftest import SimulatorFactory, client_for, one_file_station

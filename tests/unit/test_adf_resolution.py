@@ -182,7 +182,7 @@ def test_the_station_selection_mirrors_the_search() -> None:
 
 
 def _profile() -> Any:
-    from rs_assets.core.odata import PROFILES
+    from rs_assets.core.station.odata import PROFILES
 
     return PROFILES["default"]
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from rs_assets.core.archives import (
+from rs_assets.core.archives.unpack import (
     Limits,
     UnsafeArchive,
     extract,

@@ -1,7 +1,7 @@
 import pytest
 
-from rs_assets.core.bucket_rules import BucketRules
 from rs_assets.core.errors import ConfigError
+from rs_assets.core.storage.bucket_rules import BucketRules
 
 RULES = """owner,collection,product_type,expiration_days,bucket
 *,*,*,30,default-bucket

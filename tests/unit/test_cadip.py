@@ -2,11 +2,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from rs_assets.core.bucket_rules import BucketRules
-from rs_assets.core.cadip import completeness, earliest_eviction, eviction_at_risk, plan_session
+from rs_assets.core.catalog.mapping import CollectionNames
 from rs_assets.core.errors import RsAssetsError
-from rs_assets.core.models import File, Session
-from rs_assets.core.stac_mapping import CollectionNames
+from rs_assets.core.staging.sessions import completeness, earliest_eviction, eviction_at_risk, plan_session
+from rs_assets.core.station.models import File, Session
+from rs_assets.core.storage.bucket_rules import BucketRules
 
 SESSION_ID = "S1A_20241114143038056552"
 NOW = datetime(2024, 11, 14, 15, 0, tzinfo=UTC)

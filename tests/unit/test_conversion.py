@@ -3,7 +3,8 @@ from pathlib import Path
 
 import pytest
 
-from rs_assets.core.conversion import (
+from rs_assets.core.catalog.zarr_item import bbox_of, converted_item, usable_geometry, without_placeholders
+from rs_assets.core.conversion.convert import (
     POLARISATION_CODES,
     OutputRule,
     default_output_collection,
@@ -12,7 +13,7 @@ from rs_assets.core.conversion import (
     safe_directory,
     work_directory,
 )
-from rs_assets.core.converters import (
+from rs_assets.core.conversion.converters import (
     EOPF,
     ConverterUnavailable,
     ProductInfo,
@@ -21,7 +22,6 @@ from rs_assets.core.converters import (
     load_converter,
 )
 from rs_assets.core.errors import RsAssetsError
-from rs_assets.core.zarr_item import bbox_of, converted_item, usable_geometry, without_placeholders
 
 GRDH = "S1B_IW_GRDH_1SDV_20211223T051122_20211223T051147_030148_039993_5371.SAFE"
 RING = [[14.9, 40.8], [11.8, 41.2], [12.1, 42.7], [15.3, 42.3], [14.9, 40.8]]

@@ -12,8 +12,8 @@ import aiohttp
 import pytest
 from botocore.credentials import Credentials
 
-from rs_assets.core.direct_s3 import DirectS3, DirectS3Error
 from rs_assets.core.http import RetryPolicy
+from rs_assets.core.storage.direct_s3 import DirectS3, DirectS3Error
 
 
 class Recorder(BaseHTTPRequestHandler):

@@ -1,6 +1,6 @@
 from datetime import UTC, datetime, timedelta
 
-from rs_assets.core.discovery import Published, Watermark, batch_new
+from rs_assets.core.station.cursor import Published, Watermark, batch_new
 
 T0 = datetime(2026, 11, 20, tzinfo=UTC)
 OVERLAP = timedelta(minutes=10)

@@ -19,12 +19,12 @@ import pytest
 import urllib3
 from botocore.credentials import Credentials
 
-from rs_assets.core.auth import BasicCredentials, OAuth2Credentials, TokenManager
 from rs_assets.core.catalog.stac_api import StacApiCatalog
-from rs_assets.core.direct_s3 import DirectS3, DirectS3Error
 from rs_assets.core.errors import CatalogError, RsAssetsError, StationAuthError, StationError
 from rs_assets.core.http import RetryPolicy
-from rs_assets.core.station import StationClient, StationConfig
+from rs_assets.core.station.auth import BasicCredentials, OAuth2Credentials, TokenManager
+from rs_assets.core.station.client import StationClient, StationConfig
+from rs_assets.core.storage.direct_s3 import DirectS3, DirectS3Error
 
 POLICY = RetryPolicy(attempts=4, backoff=0.01, max_backoff=0.02)
 OK_BODY = json.dumps(

@@ -3,7 +3,7 @@ from datetime import UTC, datetime
 import pytest
 
 from rs_assets.core.errors import BadStationResponse
-from rs_assets.core.models import File, Product, Session, parse_entity
+from rs_assets.core.station.models import File, Product, Session, parse_entity
 from rs_assets.core.timeutil import format_datetime, parse_datetime
 
 

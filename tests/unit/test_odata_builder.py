@@ -3,7 +3,7 @@ from datetime import UTC, datetime
 import pytest
 
 from rs_assets.core.errors import QueryError
-from rs_assets.core.odata import PROFILES, AttributeEquals, F, Intersects, Query, all_of, get_profile
+from rs_assets.core.station.odata import PROFILES, AttributeEquals, F, Intersects, Query, all_of, get_profile
 from rs_assets.simulator.odata_filter import CAPABILITIES, FilterRejected, compile_filter
 
 T = datetime(2024, 11, 14, 14, 30, 38, 56552, tzinfo=UTC)

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from rs_assets.core.product_types import (
+from rs_assets.core.conversion.product_types import (
     UnknownProductType,
     canonical_eopf_type,
     eopf_type,

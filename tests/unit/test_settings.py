@@ -178,7 +178,7 @@ def test_settings_from_env_and_production_needs_a_stations_file() -> None:
 
 
 def test_collection_names_come_from_the_settings_and_bad_patterns_name_their_variable() -> None:
-    from rs_assets.core.stac_mapping import Platform
+    from rs_assets.core.catalog.mapping import Platform
     from rs_assets.resources.from_settings import build_resources
 
     settings = Settings.from_env(
@@ -210,7 +210,7 @@ def test_backfill_days_are_inclusive_and_checked() -> None:
 
 
 def test_client_credentials_public_clients_and_basic_auth_build_their_credentials() -> None:
-    from rs_assets.core.auth import BasicCredentials, OAuth2Credentials
+    from rs_assets.core.station.auth import BasicCredentials, OAuth2Credentials
 
     document = {
         "stations": [

@@ -8,7 +8,7 @@ from botocore.auth import S3SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
-from rs_assets.core.sigv4 import S3Signer, canonical_host
+from rs_assets.core.storage.sigv4 import S3Signer, canonical_host
 
 NOW = datetime(2026, 11, 20, 23, 59, 58, tzinfo=UTC)
 

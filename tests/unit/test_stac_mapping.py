@@ -1,9 +1,7 @@
 import pystac
 import pytest
 
-from rs_assets.core.errors import RsAssetsError
-from rs_assets.core.models import File, Product, Session
-from rs_assets.core.stac_mapping import (
+from rs_assets.core.catalog.mapping import (
     CollectionNames,
     aux_item,
     bbox_of,
@@ -12,6 +10,8 @@ from rs_assets.core.stac_mapping import (
     prip_item,
     session_item,
 )
+from rs_assets.core.errors import RsAssetsError
+from rs_assets.core.station.models import File, Product, Session
 
 SESSION = Session.model_validate(
     {

@@ -16,16 +16,16 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
-from ..bucket_rules import BucketRules
+from ..archives.normalization import archive_assets, normalize_item
 from ..catalog import Catalog
+from ..catalog.mapping import CollectionNames
 from ..errors import RsAssetsError
-from ..normalization import archive_assets, normalize_item
-from ..object_store import ObjectStore
-from ..products import TaskFactory, ValCoverWindow, stage_valcover
-from ..stac_mapping import CollectionNames
-from ..station import StationClient
+from ..staging.products import TaskFactory, ValCoverWindow, stage_valcover
+from ..station.client import StationClient
+from ..storage.bucket_rules import BucketRules
+from ..storage.object_store import ObjectStore
+from ..storage.transfer import Transfer
 from ..timeutil import parse_datetime
-from ..transfer import Transfer
 from .queries import AdfQuery
 
 Item = dict[str, Any]

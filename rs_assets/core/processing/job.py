@@ -15,10 +15,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..conversion import S3Endpoint, work_directory
+from ..conversion.convert import S3Endpoint, work_directory
 from ..errors import RsAssetsError
-from ..object_store import ObjectStore, split_href
-from ..trees import fetch_tree, upload_store
+from ..storage.object_store import ObjectStore, split_href
+from ..storage.trees import fetch_tree, upload_store
 from .payload import OutputTarget, to_yaml
 from .runner import RunReport, run_payload
 

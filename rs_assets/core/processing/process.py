@@ -24,15 +24,15 @@ from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
-from ..bucket_rules import BucketRules
 from ..catalog import Catalog
-from ..conversion import S3Endpoint
+from ..catalog.output_rules import OutputRule, default_output_collection, resolve_output_collection
+from ..catalog.zarr_item import derived_from_link, read_stac_discovery, store_item
+from ..conversion.convert import S3Endpoint
 from ..errors import RsAssetsError
-from ..object_store import ObjectStore, split_href
-from ..output_rules import OutputRule, default_output_collection, resolve_output_collection
+from ..storage.bucket_rules import BucketRules
+from ..storage.object_store import ObjectStore, split_href
+from ..storage.trees import ROOT_METADATA
 from ..timeutil import format_datetime, format_stac_datetime, parse_datetime, utcnow
-from ..trees import ROOT_METADATA
-from ..zarr_item import derived_from_link, read_stac_discovery, store_item
 from .adfs import AdfNotFound, ResolvedAdf, Stager, resolve_adf, usable
 from .job import Fetch, JobResult, ProcessingJob, run_job, run_job_on_worker
 from .payload import OutputTarget, build_payload, local_copy, to_yaml

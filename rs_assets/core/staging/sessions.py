@@ -11,15 +11,15 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 
-from .bucket_rules import BucketRules
-from .catalog import Catalog
-from .errors import RsAssetsError
-from .models import File, Session
-from .odata import Expr, F, all_of
-from .stac_mapping import CollectionNames, platform_of_satellite, session_item
-from .staging import StageOutcome, StageTask, StagingReport, object_key, stage_all
-from .station import StationClient
-from .transfer import Source, Transfer
+from ..catalog import Catalog
+from ..catalog.mapping import CollectionNames, platform_of_satellite, session_item
+from ..errors import RsAssetsError
+from ..station.client import StationClient
+from ..station.models import File, Session
+from ..station.odata import Expr, F, all_of
+from ..storage.bucket_rules import BucketRules
+from ..storage.transfer import Source, Transfer
+from .parallel import StageOutcome, StageTask, StagingReport, object_key, stage_all
 
 
 @dataclass(frozen=True)

@@ -16,10 +16,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import RsAssetsError
+from ..errors import RsAssetsError
 from .product_types import eopf_type_of_product, legacy_type_of
 
-EOPF = "rs_assets.core.converters:convert_with_eopf"
+EOPF = "rs_assets.core.conversion.converters:convert_with_eopf"
 
 ConverterFunction = Callable[[Path, Path], Path]
 

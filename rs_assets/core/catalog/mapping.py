@@ -11,9 +11,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import RsAssetsError
-from .models import File, Product, Session
-from .timeutil import format_stac_datetime
+from ..errors import RsAssetsError
+from ..station.models import File, Product, Session
+from ..timeutil import format_stac_datetime
 
 STAC_VERSION = "1.1.0"
 EXTENSIONS = {

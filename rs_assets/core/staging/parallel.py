@@ -14,12 +14,12 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from .errors import RsAssetsError
-from .heap import frozen_heap
-from .manifest import Ledger, ManifestEntry, merge
-from .object_store import ObjectInfo
-from .station import StationClient
-from .transfer import SmallFiles, Source, Transfer, TransferResult
+from ..errors import RsAssetsError
+from ..heap import frozen_heap
+from ..station.client import StationClient
+from ..storage.ledger import Ledger, ManifestEntry, merge
+from ..storage.object_store import ObjectInfo
+from ..storage.transfer import SmallFiles, Source, Transfer, TransferResult
 
 Item = dict[str, Any]
 

@@ -18,8 +18,8 @@ from urllib.parse import quote, urlsplit
 import aiohttp
 import urllib3
 
-from .errors import RsAssetsError
-from .http import AsyncHttp, HttpError, RetryPolicy, SyncHttp
+from ..errors import RsAssetsError
+from ..http import AsyncHttp, HttpError, RetryPolicy, SyncHttp
 from .sigv4 import S3Signer, canonical_host
 
 _CODE = re.compile(rb"<Code>([^<]+)</Code>")

@@ -18,9 +18,9 @@ from typing import Literal, Self
 
 import aiohttp
 
-from .errors import RsAssetsError
+from ..errors import RsAssetsError
+from ..station.client import StationClient
 from .object_store import MD5_META, ObjectInfo, ObjectStore
-from .station import StationClient
 
 MiB = 1024 * 1024
 

@@ -11,8 +11,8 @@ from typing import Annotated, Any
 
 from pydantic import AliasChoices, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
-from .errors import BadStationResponse
-from .timeutil import parse_datetime
+from ..errors import BadStationResponse
+from ..timeutil import parse_datetime
 
 
 def _to_int(value: object) -> object:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from .errors import ConfigError
+from ..errors import ConfigError
 
 HEADER = ("owner", "collection", "product_type", "expiration_days", "bucket")
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")

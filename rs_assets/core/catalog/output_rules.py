@@ -6,8 +6,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from .errors import RsAssetsError
-from .product_types import canonical_eopf_type
+from ..conversion.product_types import canonical_eopf_type
+from ..errors import RsAssetsError
 
 
 @dataclass(frozen=True)

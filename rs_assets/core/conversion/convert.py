@@ -22,25 +22,25 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .bucket_rules import BucketRules
-from .catalog import Catalog
+from ..archives.normalization import archive_assets, normalize_item
+from ..catalog import Catalog
+from ..catalog.output_rules import OutputRule, default_output_collection, resolve_output_collection
+from ..catalog.publication import publish
+from ..catalog.zarr_item import converted_item, read_stac_discovery
+from ..errors import RsAssetsError
+from ..heap import frozen_heap
+from ..staging.parallel import StageTask, stage_all
+from ..station.client import StationClient
+from ..station.models import Product
+from ..station.odata import F
+from ..storage.bucket_rules import BucketRules
+from ..storage.ledger import ManifestEntry
+from ..storage.object_store import ObjectStore, split_href
+from ..storage.transfer import Transfer
+from ..storage.trees import fetch_tree, upload_store
+from ..timeutil import format_stac_datetime, utcnow
 from .converters import ConverterRegistry, ProductInfo, load_converter
-from .errors import RsAssetsError
-from .heap import frozen_heap
-from .manifest import ManifestEntry
-from .models import Product
-from .normalization import archive_assets, normalize_item
-from .object_store import ObjectStore, split_href
-from .odata import F
-from .output_rules import OutputRule, default_output_collection, resolve_output_collection
-from .publication import publish
 from .quicklook import quicklook_png
-from .staging import StageTask, stage_all
-from .station import StationClient
-from .timeutil import format_stac_datetime, utcnow
-from .transfer import Transfer
-from .trees import fetch_tree, upload_store
-from .zarr_item import converted_item, read_stac_discovery
 
 Item = dict[str, Any]
 

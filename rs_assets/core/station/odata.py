@@ -12,8 +12,8 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Literal
 
-from .errors import QueryError
-from .timeutil import format_datetime
+from ..errors import QueryError
+from ..timeutil import format_datetime
 
 Literal_ = str | int | float | bool | datetime | None
 

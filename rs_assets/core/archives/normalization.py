@@ -14,11 +14,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .archives import Limits, archive_suffix, extract, files_under, strip_archive_suffix, upload_root
-from .catalog import Catalog
-from .errors import RsAssetsError
-from .manifest import ManifestEntry
-from .object_store import ObjectStore, split_href
+from ..catalog import Catalog
+from ..errors import RsAssetsError
+from ..storage.ledger import ManifestEntry
+from ..storage.object_store import ObjectStore, split_href
+from .unpack import Limits, archive_suffix, extract, files_under, strip_archive_suffix, upload_root
 
 Item = dict[str, Any]
 

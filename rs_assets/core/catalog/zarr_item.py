@@ -12,8 +12,8 @@ import json
 import math
 from typing import Any
 
-from .errors import RsAssetsError
-from .object_store import ObjectStore
+from ..errors import RsAssetsError
+from ..storage.object_store import ObjectStore
 
 Item = dict[str, Any]
 PLACEHOLDERS = frozenset({"null", "MISSING"})

@@ -8,18 +8,18 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Literal
 
-from .bucket_rules import BucketRules
-from .catalog import Catalog
-from .errors import RsAssetsError
-from .manifest import ManifestEntry
-from .models import Product
-from .odata import AttributeEquals, Expr, F, Or, all_of
-from .publication import publish
-from .stac_mapping import CollectionNames, aux_item, platform_of_product, prip_item
-from .staging import StageOutcome, StageTask, StagingReport, object_key, stage_all
-from .station import StationClient
-from .timeutil import format_stac_datetime
-from .transfer import Source, Transfer
+from ..catalog import Catalog
+from ..catalog.mapping import CollectionNames, aux_item, platform_of_product, prip_item
+from ..catalog.publication import publish
+from ..errors import RsAssetsError
+from ..station.client import StationClient
+from ..station.models import Product
+from ..station.odata import AttributeEquals, Expr, F, Or, all_of
+from ..storage.bucket_rules import BucketRules
+from ..storage.ledger import ManifestEntry
+from ..storage.transfer import Source, Transfer
+from ..timeutil import format_stac_datetime
+from .parallel import StageOutcome, StageTask, StagingReport, object_key, stage_all
 
 
 def day_bounds(day: date) -> tuple[datetime, datetime]:

@@ -6,8 +6,8 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from .catalog import Catalog
-from .manifest import ManifestEntry
+from ..storage.ledger import ManifestEntry
+from . import Catalog
 
 
 @dataclass

@@ -12,7 +12,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import RsAssetsError
+from ..errors import RsAssetsError
 from .object_store import ObjectStore
 
 MANIFEST_PREFIX = "_rs-assets/manifests"

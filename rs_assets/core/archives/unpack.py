@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import IO
 
-from .errors import RsAssetsError
+from ..errors import RsAssetsError
 
 ARCHIVE_SUFFIXES = (".tar.gz", ".tgz", ".tar", ".zip")
 NESTED_SUFFIXES = (".tar.gz", ".tgz", ".tar")

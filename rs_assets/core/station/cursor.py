@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from .timeutil import format_stac_datetime, parse_datetime
+from ..timeutil import format_stac_datetime, parse_datetime
 
 
 @dataclass(frozen=True)

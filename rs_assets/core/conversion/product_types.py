@@ -11,9 +11,9 @@ import re
 from functools import cache
 from pathlib import Path
 
-from .errors import RsAssetsError
+from ..errors import RsAssetsError
 
-TABLE = Path(__file__).parent.parent / "data" / "product_types.csv"
+TABLE = Path(__file__).parents[2] / "data" / "product_types.csv"
 
 # Published samples name GRD products with their resolution letter (GRH, GRM); the mapping says GRD.
 ALIASES = {

@@ -17,8 +17,7 @@ from urllib.parse import urlencode, urljoin
 import aiohttp
 import urllib3
 
-from .auth import BasicCredentials, OAuth2Credentials, authorizer
-from .errors import (
+from ..errors import (
     BadStationResponse,
     NotFoundAtStation,
     SafetyLimitExceeded,
@@ -27,7 +26,8 @@ from .errors import (
     StationRequestError,
     StationUnavailable,
 )
-from .http import AsyncHttp, BadResponse, GaveUp, HostTrust, Refused, RetryPolicy, SyncHttp, excerpt
+from ..http import AsyncHttp, BadResponse, GaveUp, HostTrust, Refused, RetryPolicy, SyncHttp, excerpt
+from .auth import BasicCredentials, OAuth2Credentials, authorizer
 from .models import File, Product, Session, StationEntity, parse_entity
 from .odata import PROFILES, CapabilityProfile, Expr, Query
 

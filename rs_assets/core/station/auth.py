@@ -17,8 +17,8 @@ from urllib.parse import urlencode
 
 import urllib3
 
-from .errors import StationAuthError, StationUnavailable
-from .http import GaveUp, RetryPolicy, SyncHttp
+from ..errors import StationAuthError, StationUnavailable
+from ..http import GaveUp, RetryPolicy, SyncHttp
 
 
 @dataclass(frozen=True)

@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 from boto3.exceptions import S3UploadFailedError
 from botocore.exceptions import ClientError
 
+from ..errors import RsAssetsError
 from .direct_s3 import DirectS3
-from .errors import RsAssetsError
 
 if TYPE_CHECKING:
     import aiohttp
