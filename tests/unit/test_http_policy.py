@@ -67,6 +67,9 @@ class Handler(BaseHTTPRequestHandler):
             return
         if answer == "ok":
             return self._send(200, {}, OK_BODY)
+        if answer == "stall":
+            time.sleep(2)
+            return self._send(200, {}, OK_BODY)
         status, headers = answer
         self._send(status, headers, b"nope")
 
@@ -257,3 +260,11 @@ def test_a_basic_auth_401_is_final_and_never_shows_the_password(server: Server) 
         client.products(None)
     assert len(server.script.requests) == 1
     assert "hunter2" not in str(raised.value)
+
+
+def test_a_station_that_stops_answering_times_out_by_its_read_timeout(server: Server) -> None:
+    server.script.answers = ["stall"]
+    config = StationConfig(name="INS", kind="auxip", base_url=server.base, retry=POLICY, read_timeout=0.3)
+    with pytest.raises(StationError, match="ReadTimeoutError"):
+        StationClient(config).products(None)
+    assert len(server.script.requests) == POLICY.attempts

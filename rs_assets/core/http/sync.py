@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator, Mapping
+from typing import Any
 
 import urllib3
 from urllib3.response import BaseHTTPResponse
@@ -148,6 +149,8 @@ class SyncHttp:
         what: str,
     ) -> BaseHTTPResponse:
         secret = {"Authorization": authorization} if authorization else {}
+        # No timeout given means the pool's, never none at all (urllib3 reads None as "wait forever").
+        timeouts: dict[str, Any] = {"timeout": timeout} if timeout is not None else {}
         for _ in range(MAX_REDIRECTS + 1):
             trusted = self.trust is None or self.trust.trusts(url)
             response = self.pool.request(
@@ -158,7 +161,7 @@ class SyncHttp:
                 preload_content=not stream,
                 redirect=False,
                 decode_content=False,
-                timeout=timeout,
+                **timeouts,
             )
             response.url = url
             target = redirect_target(url, response.status, response.headers.get("Location"))
