@@ -16,7 +16,7 @@ from rs_assets.core.staging.sessions import (
     sessions_published_on,
     stage_session,
 )
-from rs_assets.core.timeutil import format_stac_datetime, parse_datetime, utcnow
+from rs_assets.core.timeutil import format_item_datetime, parse_datetime, utcnow
 from rs_assets.resources import CatalogResource, ObjectStorage, StationsResource
 from rs_assets.sensors.stations import cadip_sensor
 
@@ -50,7 +50,7 @@ def session_metadata(report: SessionReport, catalog: CatalogResource) -> dict:
         "completeness": dg.MetadataValue.md(report.state.as_table()),
         "files_staged": dg.MetadataValue.int(len(report.staged)),
         "earliest_eviction": dg.MetadataValue.text(
-            format_stac_datetime(report.earliest_eviction) or "unknown"
+            format_item_datetime(report.earliest_eviction) or "unknown"
         ),
         "item": dg.MetadataValue.url(catalog.catalog().item_url(report.collection, report.session.SessionId)),
     }
@@ -184,7 +184,7 @@ def build_cadip(
         risky = sessions_at_risk(list(latest.values()), now, eviction_margin)
         table = "\n".join(
             ["| session | first eviction |", "| --- | --- |"]
-            + [f"| {s.key} | {format_stac_datetime(s.earliest_eviction)} |" for s in risky]
+            + [f"| {s.key} | {format_item_datetime(s.earliest_eviction)} |" for s in risky]
         )
         return dg.AssetCheckResult(
             passed=not risky,

@@ -94,6 +94,7 @@ def valcover_command(
 ) -> None:
     """Stage the AUX or PRIP products whose validity strictly contains [START, END]. STATION is a station, or
     ``auxip``/``prip`` for every station of the kind that serves the product type."""
+    from rs_assets.core.catalog.mapping import product_item_id
     from rs_assets.core.staging.products import ValCoverWindow, aux_task, prip_task, stage_valcover
     from rs_assets.core.timeutil import parse_datetime
 
@@ -135,12 +136,16 @@ def valcover_command(
         "staged": [{"id": i["id"], "url": catalog.item_url(collection, i["id"])} for i in items],
         "failed": [f"{o.task.source.name}: {o.error}" for o in staged.report.failed],
     }
+    failed = {o.task.source.name: o.error for o in staged.report.failed}
     rows = table("product", "state")
     for product in staged.selected:
-        state = "already in catalog" if product.Name in staged.already else "staged"
+        if product_item_id(product.Name) in staged.already:
+            state = "already in catalog"
+        elif product.Name in failed:
+            state = f"failed: {failed[product.Name]}"
+        else:
+            state = "staged"
         rows.add_row(product.Name, state)
-    for outcome in staged.report.failed:
-        rows.add_row(outcome.task.source.name, f"failed: {outcome.error}")
     emit(
         as_json,
         payload,

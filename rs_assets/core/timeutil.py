@@ -33,16 +33,18 @@ def parse_datetime(value: object) -> datetime | None:
 
 def format_datetime(value: datetime) -> str:
     """Millisecond precision with ``Z``, the form stations and the RS catalog filters expect."""
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    value = value.astimezone(UTC)
-    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+    if value.tzinfo is not None:
+        value = value.astimezone(UTC).replace(tzinfo=None)
+    return value.isoformat(timespec="milliseconds") + "Z"
 
 
-def format_stac_datetime(value: datetime | None) -> str | None:
-    """STAC datetimes keep microseconds so that nothing a station said is rounded away."""
-    if value is None:
-        return None
+def format_item_datetime(value: datetime | None) -> str | None:
+    """Item datetimes in the RS form (milliseconds, ``Z``); None stays None so that absent fields stay absent."""
+    return None if value is None else format_datetime(value)
+
+
+def format_precise_datetime(value: datetime) -> str:
+    """Microseconds kept, for state that must compare exactly with what a station said (sensor cursors)."""
     value = value if value.tzinfo else value.replace(tzinfo=UTC)
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 

@@ -14,12 +14,13 @@ from rs_assets.assets.auxip import build_auxip
 from rs_assets.assets.partitions import daily_partitions
 from rs_assets.core.archives.unpack import strip_archive_suffix
 from rs_assets.core.catalog import OwnerNamespace, StacApiCatalog
-from rs_assets.core.catalog.mapping import CollectionNames
+from rs_assets.core.catalog.mapping import CollectionNames, product_item_id
 from rs_assets.simulator.config import Faults, SimStation
 from rs_assets.simulator.content import archive_members, nested_member, nested_members
 from rs_assets.simulator.server import StationSimulator
 from tests.conftest import HISTORY_END, SimulatorFactory
 from tests.integration.platform import Platform, make_platform, metadata
+from tests.stac_schemas import assert_publishable
 
 DAY = (HISTORY_END - timedelta(days=1)).date()
 AUX = build_auxip(["ADGS"], daily_partitions("2026-11-01"), CollectionNames())
@@ -79,7 +80,7 @@ def test_a_day_is_staged_verified_and_published_once(sim: StationSimulator, plat
     expected = {}
     for p in products:
         mission = p["Name"][1]
-        expected[f"{platform.owner}/s{mission}-aux/{p['Name']}/{p['Name']}"] = p
+        expected[f"{platform.owner}/s{mission}-aux/{product_item_id(p['Name'])}/{p['Name']}"] = p
     assert set(keys) == set(expected)
     for key, product in expected.items():
         assert hashlib.md5(platform.read(key)).hexdigest() == product["Checksum"][0]["Value"]
@@ -88,15 +89,16 @@ def test_a_day_is_staged_verified_and_published_once(sim: StationSimulator, plat
     assert published["published"] == 240 and published["already_published"] == 0
     catalog = catalog_of(platform)
     for mission in "123":
-        names = [p["Name"] for p in products if p["Name"][1] == mission]
+        names = [product_item_id(p["Name"]) for p in products if p["Name"][1] == mission]
         assert catalog.existing_ids(f"s{mission}-aux", names) == set(names)
     one = products[0]
-    item = catalog.get_item(f"s{one['Name'][1]}-aux", one["Name"])
+    item = catalog.get_item(f"s{one['Name'][1]}-aux", product_item_id(one["Name"]))
     assert item is not None
+    assert_publishable(item)
     asset = item["assets"][one["Name"]]
     assert (
         asset["href"]
-        == f"s3://{platform.data_bucket}/{platform.owner}/s{one['Name'][1]}-aux/{one['Name']}/{one['Name']}"
+        == f"s3://{platform.data_bucket}/{platform.owner}/s{one['Name'][1]}-aux/{product_item_id(one['Name'])}/{one['Name']}"
     )
     assert asset["file:checksum"] == "d510" + one["Checksum"][0]["Value"]
 
@@ -143,7 +145,9 @@ def test_faults_on_a_fifth_of_requests_lose_nothing(
     statuses = [r for r in sim.requests if r["station"] == "ADGS"]
     assert len(statuses) > 60  # faults really happened and were retried
     catalog = catalog_of(platform)
-    found = sum(len(catalog.existing_ids(f"s{m}-aux", [p["Name"] for p in products])) for m in "123")
+    found = sum(
+        len(catalog.existing_ids(f"s{m}-aux", [product_item_id(p["Name"]) for p in products])) for m in "123"
+    )
     assert found == 60
 
 
@@ -181,7 +185,7 @@ def test_archives_are_normalized_with_exact_listings(
     archives = 0
     for p in products:
         name = p["Name"]
-        base = f"{platform.owner}/s{name[1]}-aux/{name}"
+        base = f"{platform.owner}/s{name[1]}-aux/{product_item_id(name)}"
         stem = strip_archive_suffix(name)
         if stem == name:
             expected.add(f"{base}/{name}")
@@ -200,14 +204,13 @@ def test_archives_are_normalized_with_exact_listings(
     assert meta["normalized"] == archives and meta["nested_archives"] > 0
     catalog = catalog_of(platform)
     archived = next(p for p in products if strip_archive_suffix(p["Name"]) != p["Name"])
-    item = catalog.get_item(f"s{archived['Name'][1]}-aux", archived["Name"])
+    item = catalog.get_item(f"s{archived['Name'][1]}-aux", product_item_id(archived["Name"]))
     assert item is not None
+    assert_publishable(item)
     stem = strip_archive_suffix(archived["Name"])
     assert list(item["assets"]) == [stem]
-    assert (
-        item["assets"][stem]["href"]
-        == f"s3://{platform.data_bucket}/{platform.owner}/s{archived['Name'][1]}-aux/{archived['Name']}/{stem}/"
-    )
+    folder = f"{platform.owner}/s{archived['Name'][1]}-aux/{product_item_id(archived['Name'])}"
+    assert item["assets"][stem]["href"] == f"s3://{platform.data_bucket}/{folder}/{stem}/"
     rerun = materialize(platform, "adgs/aux_unpacked")
     assert rerun.success and metadata(rerun, "adgs/aux_unpacked")["normalized"] == 0
     assert set(platform.listing()) == expected

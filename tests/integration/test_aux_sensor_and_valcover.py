@@ -10,6 +10,7 @@ import dagster as dg
 import pytest
 
 from rs_assets.core.catalog import OwnerNamespace, StacApiCatalog
+from rs_assets.core.catalog.mapping import product_item_id
 from rs_assets.core.timeutil import parse_datetime
 from rs_assets.resources import StationsResource
 from rs_assets.sensors.stations import products_sensor
@@ -127,9 +128,10 @@ def test_valcover_job_stages_what_the_catalog_lacks(sim: StationSimulator, platf
         run_config={"ops": {"stage_aux_valcover": {"config": config}}}, resources=platform.resources()
     )
     assert result.success
-    assert sorted(result.output_for_node("stage_aux_valcover")) == sorted(p["Name"] for p in wanted)
+    ids = sorted(product_item_id(p["Name"]) for p in wanted)
+    assert sorted(result.output_for_node("stage_aux_valcover")) == ids
     catalog = StacApiCatalog(platform.catalog_url or "", OwnerNamespace(owner=platform.owner))
-    assert catalog.existing_ids("valcover-aux", [p["Name"] for p in wanted]) == {p["Name"] for p in wanted}
+    assert catalog.existing_ids("valcover-aux", ids) == set(ids)
 
     again = job.execute_in_process(
         run_config={"ops": {"stage_aux_valcover": {"config": config}}}, resources=platform.resources()
@@ -148,7 +150,7 @@ def test_latest_valcover_keeps_the_most_recent(sim: StationSimulator, platform: 
     result = job.execute_in_process(
         run_config={"ops": {"stage_aux_valcover": {"config": config}}}, resources=platform.resources()
     )
-    assert result.output_for_node("stage_aux_valcover") == [newest["Name"]]
+    assert result.output_for_node("stage_aux_valcover") == [product_item_id(newest["Name"])]
 
 
 def test_valcover_window_that_ends_before_it_starts_is_refused(platform: Platform) -> None:

@@ -19,6 +19,7 @@ from rs_assets.resources import StationsResource
 from rs_assets.simulator.config import SimStation
 from tests.conftest import SimulatorFactory
 from tests.integration.platform import make_platform
+from tests.stac_schemas import assert_publishable
 
 DAILY = daily_partitions("2026-11-01")
 CADIP = build_cadip(CollectionNames(), ["INS"], DAILY)
@@ -78,6 +79,7 @@ def test_live_session_is_staged_as_it_grows_and_ends_complete(
     catalog = StacApiCatalog(stac_api_url, OwnerNamespace(owner=platform.owner))
     item = catalog.get_item("s01-cadip-session", session_id)
     assert item is not None
+    assert_publishable(item)
     assert sorted(item["assets"]) == sorted(f["Name"] for f in files)
     for f in files:
         key = f"{platform.owner}/s01-cadip-session/{session_id}/{f['Name']}"

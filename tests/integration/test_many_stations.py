@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from rs_assets.core.catalog import OwnerNamespace, StacApiCatalog
+from rs_assets.core.catalog.mapping import product_item_id
 from rs_assets.core.timeutil import format_datetime, parse_datetime
 from rs_assets.definitions import build_definitions
 from rs_assets.settings import Settings
@@ -122,6 +123,6 @@ def test_valcover_staging_asks_only_the_auxips_that_serve_the_type(
     result = job.execute_in_process(
         run_config={"ops": {"stage_aux_valcover": {"config": config}}}, resources=platform.resources()
     )
-    assert wanted["Name"] in result.output_for_node("stage_aux_valcover")
+    assert product_item_id(wanted["Name"]) in result.output_for_node("stage_aux_valcover")
     asked = {r["path"].split("/")[1] for r in list(sim.requests)[before:] if "/odata/" in r["path"]}
     assert asked == {"LTA"}, "ADGS does not serve AX___FRO_AX: it is not asked"

@@ -22,6 +22,7 @@ from rs_assets.simulator.samples import S1_GRDH
 from rs_assets.simulator.server import StationSimulator
 from tests.conftest import HISTORY_END, SimulatorFactory
 from tests.integration.platform import ACCESS_KEY, SECRET_KEY, Platform, make_platform, metadata
+from tests.stac_schemas import assert_publishable
 
 pytest.importorskip("eopf", reason="the eopf extra is installed by scripts/test")
 
@@ -171,6 +172,7 @@ def test_on_demand_conversion_of_a_stac_item_stages_it_and_runs_on_dask(
     assert catalog.get_item(STAGING, SAMPLE) is None
     item = catalog.get_item(OUTPUT, item_id)
     assert item is not None
+    assert_publishable(item)
     assert_converted_item(platform, item, catalog.item_url(STAGING, SAMPLE))
     downloads = [r["path"] for r in sim.requests if r["path"].endswith("$value")]
     assert len(downloads) == 1, "only the requested product was staged"

@@ -34,6 +34,7 @@ from rs_assets.simulator.samples import S1_GRDH, s1_grdh
 from rs_assets.simulator.server import StationSimulator
 from tests.conftest import HISTORY_END, SimulatorFactory
 from tests.integration.platform import ACCESS_KEY, SECRET_KEY, Platform, make_platform, metadata
+from tests.stac_schemas import assert_publishable
 
 pytest.importorskip("sarsen", reason="the processing extra is installed by scripts/test")
 
@@ -283,6 +284,7 @@ def test_on_demand_processing_of_a_published_grd_in_rtc_mode(
     assert item_id == grd.replace("S01SIWGRD", "S01SIWRTC")
     item = catalog_of(platform).get_item("s01siwrtc", item_id)
     assert item is not None and item["properties"]["rs:processing_mode"] == "rtc"
+    assert_publishable(item)
     raster = open_output(platform, item["assets"]["product"]["href"])["rtc"]
     assert raster.rio.crs.to_epsg() == 9707 and raster.attrs["long_name"] == "terrain-corrected gamma nought"
 

@@ -3,7 +3,8 @@ from pathlib import Path
 
 import pytest
 
-from rs_assets.core.catalog.zarr_item import bbox_of, converted_item, usable_geometry, without_placeholders
+from rs_assets.core.catalog.mapping import bbox_of
+from rs_assets.core.catalog.zarr_item import converted_item, usable_geometry, without_placeholders
 from rs_assets.core.conversion.convert import (
     POLARISATION_CODES,
     OutputRule,
@@ -22,6 +23,7 @@ from rs_assets.core.conversion.converters import (
     load_converter,
 )
 from rs_assets.core.errors import RsAssetsError
+from tests.stac_schemas import assert_publishable
 
 GRDH = "S1B_IW_GRDH_1SDV_20211223T051122_20211223T051147_030148_039993_5371.SAFE"
 RING = [[14.9, 40.8], [11.8, 41.2], [12.1, 42.7], [15.3, 42.3], [14.9, 40.8]]
@@ -152,3 +154,38 @@ def test_safe_directory_comes_from_the_unpacked_asset() -> None:
     assert safe_directory(item) == ("data", f"o/c/{GRDH}.zip/{GRDH}/", GRDH)
     with pytest.raises(RsAssetsError, match="no unpacked product directory"):
         safe_directory({"id": "x", "assets": {"x.zip": {"href": "s3://data/o/c/x/x.zip"}}})
+
+
+def test_a_converted_item_declares_only_what_it_uses_and_validates() -> None:
+    discovery = {
+        "stac_extensions": [
+            "https://stac-extensions.github.io/eo/v2.0.0/schema.json",
+            "https://stac-extensions.github.io/eopf/v1.2.0/schema.json",
+            "https://stac-extensions.github.io/sar/v1.3.0/schema.json",
+            "https://stac-extensions.github.io/sat/v1.1.0/schema.json",
+        ],
+        "geometry": {"type": "Polygon", "coordinates": [RING]},
+        "properties": {
+            "datetime": "2021-12-23T05:11:35.093456Z",
+            "eopf:datatake_id": "235923",
+            "sar:beam_ids": "IW",
+            "sar:instrument_mode": "IW",
+            "sar:frequency_band": "C",
+            "sar:polarizations": ["VV"],
+            "sat:anx_datetime": "2021-12-23T04:33:35.556206",
+        },
+    }
+    item = converted_item(
+        discovery,
+        store_name="S01SIWGRD_X",
+        store_href="s3://b/o/c/S01SIWGRD_X.zarr",
+        product_type="S01SIWGRD",
+        staged_item={"id": "s", "geometry": None},
+        derived_from="u",
+    )
+    assert not any("/eo/" in uri for uri in item["stac_extensions"]), "eo declared without an eo: field"
+    assert "https://cs-si.github.io/eopf-stac-extension/v1.2.0/schema.json" in item["stac_extensions"]
+    assert item["properties"]["sar:beam_ids"] == ["IW"]
+    assert item["properties"]["sat:anx_datetime"] == "2021-12-23T04:33:35.556Z"
+    assert item["properties"]["datetime"] == "2021-12-23T05:11:35.093Z"
+    assert_publishable(item)

@@ -8,10 +8,13 @@ from rs_assets.core.catalog.mapping import (
     platform_of_product,
     platform_of_satellite,
     prip_item,
+    product_item_id,
     session_item,
 )
 from rs_assets.core.errors import RsAssetsError
 from rs_assets.core.station.models import File, Product, Session
+from rs_assets.core.timeutil import parse_datetime
+from tests.stac_schemas import assert_publishable, validate_item
 
 SESSION = Session.model_validate(
     {
@@ -49,10 +52,11 @@ def test_session_item_follows_rs_names() -> None:
     hrefs = {f.Name: f"s3://b/copernicus/s01-cadip-session/{SESSION.SessionId}/{f.Name}" for f in files}
     item = session_item(SESSION, files, hrefs)
     pystac.Item.from_dict(item)
+    assert_publishable(item)
     props = item["properties"]
     assert item["id"] == SESSION.SessionId and item["geometry"] is None
-    assert props["datetime"] == props["start_datetime"] == "2024-11-14T14:30:38.000000Z"
-    assert props["end_datetime"] == "2024-11-14T14:33:08.000000Z"
+    assert props["datetime"] == props["start_datetime"] == "2024-11-14T14:30:38.000Z"
+    assert props["end_datetime"] == "2024-11-14T14:33:08.000Z"
     assert (props["platform"], props["constellation"], props["sat:absolute_orbit"]) == (
         "sentinel-1a",
         "sentinel-1",
@@ -65,13 +69,13 @@ def test_session_item_follows_rs_names() -> None:
     asset = item["assets"][files[0].Name]
     assert asset["roles"] == ["cadu"] and asset["file:size"] == 314_571_600
     assert (asset["cadip:channel"], asset["cadip:block_number"], asset["cadip:final_block"]) == (2, 1, True)
-    assert asset["eviction_datetime"] == "2024-11-21T14:31:20.000000Z"
+    assert asset["eviction_datetime"] == "2024-11-21T14:31:20.000Z"
 
 
 def test_retransfer_without_downlink_dates_still_has_a_datetime() -> None:
     session = SESSION.model_copy(update={"DownlinkStart": None, "DownlinkStop": None, "Retransfer": True})
     item = session_item(session, [], {})
-    assert item["properties"]["datetime"] == "2024-11-14T14:31:00.000000Z"
+    assert item["properties"]["datetime"] == "2024-11-14T14:31:00.000Z"
     assert "start_datetime" not in item["properties"]
 
 
@@ -97,9 +101,11 @@ AUX = Product.model_validate(
 def test_aux_item_and_collection() -> None:
     item = aux_item(AUX, "s3://b/k")
     pystac.Item.from_dict(item)
+    assert_publishable(item)
+    assert item["id"] == AUX.Name.removesuffix(".TGZ"), "RS names AUX items without the file extension"
     props = item["properties"]
     assert props["product:type"] == "AUX_ECMWFD" and props["platform"] == "sentinel-2b"
-    assert props["start_datetime"] == "2024-11-14T06:00:00.000000Z"
+    assert props["start_datetime"] == "2024-11-14T06:00:00.000Z"
     assert props["auxip:id"] == "p1"
     asset = item["assets"][AUX.Name]
     assert asset["file:checksum"] == "d5100123456789abcdef0123456789abcdef"
@@ -132,10 +138,78 @@ def test_prip_item_geometry_bbox_and_sat_fields() -> None:
     )
     item = prip_item(product, "s3://b/k")
     pystac.Item.from_dict(item)
+    checked = validate_item(item)
+    assert any("/sar/" in uri for uri in checked) and any("/sat/" in uri for uri in checked)
+    assert_publishable(item)
+    assert item["id"] == product.Name, "PRIP ids are the product name, .SAFE.zip included"
     assert item["bbox"] == [9.6, 50.0, 12.5, 52.2]
     assert item["properties"]["sat:absolute_orbit"] == 56552
     assert item["properties"]["sar:polarizations"] == ["VV", "VH"]
+    assert (item["properties"]["sar:instrument_mode"], item["properties"]["sar:frequency_band"]) == (
+        "IW",
+        "C",
+    )
     assert item["properties"]["platform"] == "sentinel-1a"
+
+
+def test_prip_and_aux_assets_are_keyed_and_roled_alike() -> None:
+    prip = prip_item(AUX.model_copy(update={"Name": "S1A_IW_GRDH_1SDV_X.SAFE.zip"}), "s3://b/p")
+    aux = aux_item(AUX, "s3://b/a")
+    (prip_key, prip_asset), (aux_key, aux_asset) = [next(iter(i["assets"].items())) for i in (prip, aux)]
+    assert (prip_key, aux_key) == ("S1A_IW_GRDH_1SDV_X.SAFE.zip", AUX.Name), "keyed by the staged file name"
+    assert sorted(prip_asset) == sorted(aux_asset)
+    assert prip_asset["roles"] == aux_asset["roles"] == ["data"]
+
+
+def test_every_item_datetime_has_milliseconds_and_z() -> None:
+    precise = AUX.model_copy(
+        update={
+            "PublicationDate": parse_datetime("2024-11-14T01:00:00.123456Z"),
+            "Attributes": [
+                *AUX.Attributes,
+                Product.model_validate(
+                    {
+                        "Id": "x",
+                        "Name": "x",
+                        "ContentLength": 1,
+                        "Attributes": [{"Name": "processingDate", "Value": "2024-11-14T00:30:00.5Z"}],
+                    }
+                ).Attributes[0],
+            ],
+        }
+    )
+    item = aux_item(precise, "s3://b/k")
+    assert_publishable(item)
+    assert item["properties"]["published"] == "2024-11-14T01:00:00.123Z"
+    assert item["properties"]["processing:datetime"] == "2024-11-14T00:30:00.500Z"
+    assert any("/processing/" in uri for uri in validate_item(item))
+
+
+def test_an_unparsable_processing_date_names_the_product() -> None:
+    bad = AUX.model_copy(
+        update={
+            "Attributes": [
+                *AUX.Attributes,
+                Product.model_validate(
+                    {
+                        "Id": "x",
+                        "Name": "x",
+                        "ContentLength": 1,
+                        "Attributes": [{"Name": "processingDate", "Value": "yesterday"}],
+                    }
+                ).Attributes[0],
+            ]
+        }
+    )
+    with pytest.raises(RsAssetsError, match=f"{bad.Name}: processingDate 'yesterday'"):
+        aux_item(bad, "s3://b/k")
+
+
+def test_aux_ids_drop_only_eof_and_tgz() -> None:
+    assert product_item_id("S1A_OPER_AUX_RESORB_OPOD_X.EOF") == "S1A_OPER_AUX_RESORB_OPOD_X"
+    assert product_item_id("S2B_OPER_AUX_ECMWFD_X.tgz") == "S2B_OPER_AUX_ECMWFD_X"
+    assert product_item_id("S1A_AUX_CAL_V2019.SAFE.zip") == "S1A_AUX_CAL_V2019.SAFE.zip"
+    assert product_item_id(".EOF") == ".EOF"
 
 
 def test_bad_satellite_and_empty_geometry_are_errors() -> None:

@@ -1,7 +1,8 @@
-"""OData entities to STAC items, with rs-server's field names (docs/conventions.md).
+"""OData entities to STAC items that read like rs-server's (docs/conventions.md), built with pystac.
 
 Collections: AUX ``s1-aux``/``s2-aux``/``s3-aux``, CADIP sessions ``s01-cadip-session`` (mission number
-zero-padded), PRIP legacy products per product type. The item's asset keys equal the staged file names.
+zero-padded), PRIP legacy products per product type. The item's asset keys equal the staged file names. Every
+datetime is written with milliseconds and ``Z``, as the RS catalog's consumers parse them.
 """
 
 from __future__ import annotations
@@ -9,21 +10,27 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
+from functools import cache
 from typing import Any
+
+import pystac
+from pystac.extensions.file import FileExtension
+from pystac.extensions.sar import FrequencyBand, Polarization, SarExtension
+from pystac.extensions.sat import OrbitState, SatExtension
+from pystac.extensions.timestamps import TimestampsExtension
 
 from ..errors import RsAssetsError
 from ..station.models import File, Product, Session
-from ..timeutil import format_stac_datetime
+from ..timeutil import format_item_datetime, parse_datetime
 
-STAC_VERSION = "1.1.0"
-EXTENSIONS = {
-    "sat": "https://stac-extensions.github.io/sat/v1.1.0/schema.json",
-    "file": "https://stac-extensions.github.io/file/v2.1.0/schema.json",
-    "processing": "https://stac-extensions.github.io/processing/v1.2.0/schema.json",
-    "product": "https://stac-extensions.github.io/product/v0.1.0/schema.json",
-    "sar": "https://stac-extensions.github.io/sar/v1.1.0/schema.json",
-    "timestamps": "https://stac-extensions.github.io/timestamps/v1.1.0/schema.json",
-}
+# Extensions declared from the fields written (pystac has no class for the first two; its timestamps setter
+# would keep microseconds).
+PROCESSING_SCHEMA = "https://stac-extensions.github.io/processing/v1.2.0/schema.json"
+PRODUCT_SCHEMA = "https://stac-extensions.github.io/product/v0.1.0/schema.json"
+TIMESTAMPS_SCHEMA = TimestampsExtension.get_schema_uri()
+# What RS names AUX items by: the product name without these file extensions (rs-server's AUXIP mapping).
+ITEM_ID_DROPS_EXTENSIONS = (".EOF", ".TGZ")
 _SATELLITE = re.compile(r"^S(?P<mission>[1-9])(?P<unit>[A-Z])$")
 
 
@@ -93,32 +100,6 @@ def collection_pattern_problem(pattern: str) -> str | None:
     return None
 
 
-def _clean(properties: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in properties.items() if v is not None}
-
-
-def _item(
-    item_id: str,
-    properties: dict[str, Any],
-    assets: dict[str, Any],
-    extensions: list[str],
-    geometry: dict[str, Any] | None = None,
-) -> dict[str, Any]:
-    item: dict[str, Any] = {
-        "type": "Feature",
-        "stac_version": STAC_VERSION,
-        "stac_extensions": [EXTENSIONS[e] for e in extensions],
-        "id": item_id,
-        "geometry": geometry,
-        "properties": properties,
-        "links": [],
-        "assets": assets,
-    }
-    if geometry is not None:
-        item["bbox"] = bbox_of(geometry)
-    return item
-
-
 def bbox_of(geometry: Mapping[str, Any]) -> list[float]:
     """[west, south, east, north] of a GeoJSON geometry (recomputed, never trusted from a converter)."""
     points: list[tuple[float, float]] = []
@@ -141,21 +122,64 @@ def bbox_of(geometry: Mapping[str, Any]) -> list[float]:
     return [min(xs), min(ys), max(xs), max(ys)]
 
 
+def product_item_id(name: str) -> str:
+    """The item id of a station product: its name, less a ``.EOF``/``.TGZ`` extension (as RS names AUX items)."""
+    for extension in ITEM_ID_DROPS_EXTENSIONS:
+        if name.upper().endswith(extension) and len(name) > len(extension):
+            return name[: -len(extension)]
+    return name
+
+
+def _without_none(values: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in values.items() if v is not None}
+
+
+def _new_item(
+    item_id: str, when: datetime, properties: Mapping[str, Any], geometry: dict[str, Any] | None = None
+) -> pystac.Item:
+    return pystac.Item(
+        id=item_id,
+        geometry=geometry,
+        bbox=bbox_of(geometry) if geometry is not None else None,
+        datetime=when,
+        properties=_without_none(properties),
+    )
+
+
+def _file(asset: pystac.Asset, size: int | None, md5: str | None = None) -> None:
+    # file:checksum is a multihash: 0xd5 (md5) + 0x10 (16 bytes) + digest.
+    FileExtension.ext(asset, add_if_missing=True).apply(size=size, checksum=f"d510{md5}" if md5 else None)
+
+
+def as_dict(item: pystac.Item) -> dict[str, Any]:
+    """The item as published; ``datetime`` rewritten in the RS form."""
+    document = item.to_dict(include_self_link=False, transform_hrefs=False)
+    if item.datetime is not None:
+        document["properties"]["datetime"] = format_item_datetime(item.datetime)
+    return declare_used_extensions(document)
+
+
 def session_item(session: Session, files: list[File], hrefs: Mapping[str, str]) -> dict[str, Any]:
     """One item per session; one asset per staged file, keyed by file name."""
     platform = platform_of_satellite(session.Satellite)
     start = session.DownlinkStart
-    properties = _clean(
+    # Retransfers may come without downlink dates; STAC still needs a datetime.
+    when = start or session.PlannedDataStart or session.PublicationDate
+    if when is None:
+        raise RsAssetsError(
+            f"session {session.SessionId}: no DownlinkStart, PlannedDataStart or PublicationDate"
+        )
+    item = _new_item(
+        session.SessionId,
+        when,
         {
-            "datetime": format_stac_datetime(start),
-            "start_datetime": format_stac_datetime(start),
-            "end_datetime": format_stac_datetime(session.DownlinkStop),
-            "published": format_stac_datetime(session.PublicationDate),
+            "start_datetime": format_item_datetime(start),
+            "end_datetime": format_item_datetime(session.DownlinkStop),
             "platform": platform.platform,
             "constellation": platform.constellation,
             "product:type": f"S{platform.mission:02d}CADU__",
-            "eopf:origin_datetime": format_stac_datetime(session.PublicationDate),
-            "sat:absolute_orbit": session.DownlinkOrbit,
+            "eopf:origin_datetime": format_item_datetime(session.PublicationDate),
+            "published": format_item_datetime(session.PublicationDate),
             "cadip:id": session.Id,
             "cadip:num_channels": session.NumChannels,
             "cadip:station_unit_id": session.StationUnitId,
@@ -165,116 +189,202 @@ def session_item(session: Session, files: list[File], hrefs: Mapping[str, str]) 
             "cadip:retransfer": session.Retransfer,
             "cadip:antenna_status_ok": session.AntennaStatusOK,
             "cadip:front_end_status_ok": session.FrontEndStatusOK,
-            "cadip:planned_data_start": format_stac_datetime(session.PlannedDataStart),
-            "cadip:planned_data_stop": format_stac_datetime(session.PlannedDataStop),
+            "cadip:planned_data_start": format_item_datetime(session.PlannedDataStart),
+            "cadip:planned_data_stop": format_item_datetime(session.PlannedDataStop),
             "cadip:downlink_status_ok": session.DownlinkStatusOK,
             "cadip:delivery_push_ok": session.DeliveryPushOK,
-        }
+        },
     )
-    if start is None:
-        # Retransfers may come without downlink dates; STAC still needs a datetime.
-        properties["datetime"] = format_stac_datetime(session.PlannedDataStart or session.PublicationDate)
+    SatExtension.ext(item, add_if_missing=True).apply(absolute_orbit=session.DownlinkOrbit)
     if session.QualityInfo:
-        properties["cadip:quality_info"] = [
+        item.properties["cadip:quality_info"] = [
             q.model_dump(mode="json", exclude_none=True) for q in session.QualityInfo
         ]
-    assets = {
-        f.Name: _clean(
-            {
-                "href": hrefs[f.Name],
-                "title": f.Name,
-                "type": "application/octet-stream",
-                "roles": ["cadu"],
-                "file:size": f.Size,
-                "cadip:id": f.Id,
-                "cadip:channel": f.Channel,
-                "cadip:block_number": f.BlockNumber,
-                "cadip:final_block": f.FinalBlock,
-                "cadip:retransfer": f.Retransfer,
-                "created": format_stac_datetime(f.PublicationDate),
-                "eviction_datetime": format_stac_datetime(f.EvictionDate),
-            }
+    for f in sorted(files, key=lambda f: (f.Channel, f.BlockNumber)):
+        if f.Name not in hrefs:
+            continue
+        asset = pystac.Asset(
+            hrefs[f.Name],
+            title=f.Name,
+            media_type="application/octet-stream",
+            roles=["cadu"],
+            extra_fields=_without_none(
+                {
+                    "cadip:id": f.Id,
+                    "cadip:channel": f.Channel,
+                    "cadip:block_number": f.BlockNumber,
+                    "cadip:final_block": f.FinalBlock,
+                    "cadip:retransfer": f.Retransfer,
+                    "created": format_item_datetime(f.PublicationDate),
+                    "eviction_datetime": format_item_datetime(f.EvictionDate),
+                }
+            ),
         )
-        for f in sorted(files, key=lambda f: (f.Channel, f.BlockNumber))
-        if f.Name in hrefs
-    }
-    return _item(session.SessionId, properties, assets, ["sat", "file", "product", "timestamps"])
+        item.add_asset(f.Name, asset)
+        _file(asset, f.Size)
+    return as_dict(item)
 
 
-def _product_properties(product: Product, prefix: str) -> dict[str, Any]:
+def _product_item(
+    product: Product, href: str, prefix: str, geometry: dict[str, Any] | None = None
+) -> pystac.Item:
+    """What AUX and PRIP items share: times, platform, processing and product fields, one ``data`` asset."""
     platform = platform_of_product(product)
     window = product.ContentDate
     start = window.Start if window else None
     end = window.End if window else None
-    return _clean(
+    when = start or product.OriginDate or product.PublicationDate
+    if when is None:
+        raise RsAssetsError(f"{product.Name}: no ContentDate, OriginDate or PublicationDate")
+    item = _new_item(
+        product_item_id(product.Name),
+        when,
         {
-            "datetime": format_stac_datetime(start or product.OriginDate or product.PublicationDate),
-            "start_datetime": format_stac_datetime(start),
-            "end_datetime": format_stac_datetime(end),
-            "created": format_stac_datetime(product.OriginDate),
-            "published": format_stac_datetime(product.PublicationDate),
-            "expires": format_stac_datetime(product.EvictionDate),
+            "start_datetime": format_item_datetime(start),
+            "end_datetime": format_item_datetime(end),
+            "created": format_item_datetime(product.OriginDate),
+            "published": format_item_datetime(product.PublicationDate),
+            "expires": format_item_datetime(product.EvictionDate),
             "platform": platform.platform,
             "constellation": platform.constellation,
             "product:type": product.attribute("productType"),
-            "processing:datetime": product.attribute("processingDate"),
+            "processing:datetime": _processing_datetime(product),
             "processing:facility": product.attribute("processingCenter"),
             f"{prefix}:id": product.Id,
-        }
+        },
+        geometry,
     )
+    asset = pystac.Asset(
+        href, title=product.Name, media_type=product.ContentType or "application/octet-stream", roles=["data"]
+    )
+    item.add_asset(product.Name, asset)
+    _file(asset, product.ContentLength, product.md5)
+    return item
 
 
-def _product_asset(product: Product, href: str) -> dict[str, Any]:
-    asset: dict[str, Any] = {
-        "href": href,
-        "title": product.Name,
-        "type": product.ContentType or "application/octet-stream",
-        "roles": ["data"],
-        "file:size": product.ContentLength,
-    }
-    if product.md5:
-        # file:checksum is a multihash: 0xd5 (md5) + 0x10 (16 bytes) + digest.
-        asset["file:checksum"] = "d510" + product.md5
-    return asset
+def _processing_datetime(product: Product) -> str | None:
+    value = product.attribute("processingDate")
+    if value in (None, ""):
+        return None
+    try:
+        return format_item_datetime(parse_datetime(value))
+    except ValueError:
+        raise RsAssetsError(f"{product.Name}: processingDate {value!r} is not an ISO 8601 datetime") from None
 
 
 def aux_item(product: Product, href: str) -> dict[str, Any]:
-    properties = _product_properties(product, "auxip")
-    return _item(
-        product.Name,
-        properties,
-        {product.Name: _product_asset(product, href)},
-        ["file", "processing", "product", "timestamps"],
-    )
+    return as_dict(_product_item(product, href, "auxip"))
 
 
 def prip_item(product: Product, href: str) -> dict[str, Any]:
-    properties = _product_properties(product, "prip")
+    item = _product_item(product, href, "prip", product.GeoFootprint)
     orbit = product.attribute("orbitNumber")
     relative = product.attribute("relativeOrbitNumber")
-    properties.update(
-        _clean(
+    direction = str(product.attribute("orbitDirection") or "").lower()
+    if orbit is not None or relative is not None or direction:
+        SatExtension.ext(item, add_if_missing=True).apply(
+            orbit_state=OrbitState(direction) if direction else None,
+            absolute_orbit=int(orbit) if orbit is not None else None,
+            relative_orbit=int(relative) if relative is not None else None,
+        )
+    product_type = str(product.attribute("productType") or "")
+    mode = product.attribute("operationalMode") or product_type.partition("_")[0]
+    polarisations = _polarisations(product.attribute("polarisationChannels"))
+    known = {p.value for p in Polarization}
+    if platform_of_product(product).mission == 1 and mode and polarisations and set(polarisations) <= known:
+        family = re.search(r"(SLC|GRD|OCN|RAW|ETA)", product_type)
+        SarExtension.ext(item, add_if_missing=True).apply(
+            instrument_mode=str(mode),
+            frequency_band=FrequencyBand.C,
+            polarizations=[Polarization(p) for p in polarisations],
+            product_type=family[1] if family else product_type,
+        )
+    item.properties.update(
+        _without_none(
             {
-                "sat:absolute_orbit": int(orbit) if orbit is not None else None,
-                "sat:relative_orbit": int(relative) if relative is not None else None,
-                "sat:orbit_state": str(product.attribute("orbitDirection") or "").lower() or None,
-                "sar:instrument_mode": product.attribute("operationalMode"),
-                "sar:polarizations": _polarisations(product.attribute("polarisationChannels")),
                 "s1:datatake_id": product.attribute("datatakeID"),
                 "prip:production_type": product.ProductionType,
             }
         )
     )
-    return _item(
-        product.Name,
-        properties,
-        {product.Name: _product_asset(product, href)},
-        ["file", "processing", "product", "sat", "sar", "timestamps"],
-        geometry=product.GeoFootprint,
-    )
+    return as_dict(item)
 
 
-def _polarisations(value: object) -> list[str] | None:
+def _polarisations(value: object) -> list[str]:
     if not value:
-        return None
+        return []
     return [p.strip().upper() for p in re.split(r"[&,\s]+", str(value)) if p.strip()]
+
+
+# Properties that hold datetimes, written in the RS form whoever produced the item (a converter, a processor).
+DATETIME_PROPERTIES = frozenset(
+    {
+        "datetime",
+        "start_datetime",
+        "end_datetime",
+        "created",
+        "updated",
+        "published",
+        "expires",
+        "unpublished",
+        "processing:datetime",
+        "eopf:origin_datetime",
+        "sat:anx_datetime",
+    }
+)
+
+
+@cache
+def _extension_prefix(uri: str) -> str:
+    """``https://stac-extensions.github.io/sat/v1.0.0/schema.json`` -> ``sat:`` (``eopf:`` for eopf's own)."""
+    if "/timestamps/" in uri:
+        return ""
+    name = uri.split("://", 1)[-1].split("/")[1]
+    return "eopf:" if name == "eopf-stac-extension" else f"{name}:"
+
+
+_TIMESTAMP_FIELDS = frozenset({"published", "expires", "unpublished"})
+
+
+def _uses(prefixes: set[str], fields: set[str], uri: str) -> bool:
+    prefix = _extension_prefix(uri)
+    return bool(_TIMESTAMP_FIELDS & fields) if not prefix else prefix in prefixes
+
+
+def declare_used_extensions(item: dict[str, Any]) -> dict[str, Any]:
+    """Declare exactly the extensions whose fields the item carries: the processing, product and timestamps ones
+    when their fields are there (their schemas require one), and none without a field (a converter may declare
+    extensions it then writes nothing of)."""
+    fields = {*item.get("properties", {})} | {k for a in item.get("assets", {}).values() for k in a}
+    prefixes = {f"{key.partition(':')[0]}:" for key in fields if ":" in key}
+    declared: list[str] = []
+    names: set[str] = set()
+    candidates = sorted(
+        item.get("stac_extensions", []), reverse=True
+    )  # one version per extension, the newest
+    for uri in [*candidates, PROCESSING_SCHEMA, PRODUCT_SCHEMA, TIMESTAMPS_SCHEMA]:
+        if _extension_prefix(uri) not in names and _uses(prefixes, fields, uri):
+            declared.append(uri)
+            names.add(_extension_prefix(uri))
+    item["stac_extensions"] = sorted(declared)
+    return item
+
+
+def set_expires(item: dict[str, Any], expires: datetime | None) -> None:
+    """The retention the bucket rules give, as the timestamps extension's ``expires``."""
+    if expires is not None:
+        item["properties"]["expires"] = format_item_datetime(expires)
+        declare_used_extensions(item)
+
+
+def in_rs_form(properties: Mapping[str, Any], where: str) -> dict[str, Any]:
+    """``properties`` with every datetime rewritten with milliseconds and ``Z``; ``where`` names the item in errors."""
+    written = dict(properties)
+    for key in DATETIME_PROPERTIES & written.keys():
+        if written[key] is None:
+            continue
+        try:
+            written[key] = format_item_datetime(parse_datetime(written[key]))
+        except ValueError:
+            raise RsAssetsError(f"{where}: {key} {written[key]!r} is not an ISO 8601 datetime") from None
+    return written

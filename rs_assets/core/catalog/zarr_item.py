@@ -1,8 +1,10 @@
 """The catalog item of a converted product, built from the ``stac_discovery`` the converter wrote in the store.
 
 Corrects what eopf 3.0.0 gets wrong: the id (a description string for S1: the store name is
-used), the bbox order (recomputed from the geometry), the product type (taken from our table) and
-``"null"``/``"MISSING"`` placeholder strings (dropped).
+used), the bbox order (recomputed from the geometry), the product type (taken from our table),
+``"null"``/``"MISSING"`` placeholder strings (dropped), extensions declared without a field of theirs (dropped),
+the eopf extension's URI (eopf ships its schema under another one), single values where the extension wants a
+list (``sar:beam_ids``) and datetimes without a time zone (written in the RS form).
 """
 
 from __future__ import annotations
@@ -14,9 +16,17 @@ from typing import Any
 
 from ..errors import RsAssetsError
 from ..storage.object_store import ObjectStore
+from .mapping import bbox_of, declare_used_extensions, in_rs_form
 
 Item = dict[str, Any]
 PLACEHOLDERS = frozenset({"null", "MISSING"})
+# The URI eopf writes for its own extension -> the ``$id`` of the schema it ships for it.
+SCHEMA_URIS = {
+    "https://stac-extensions.github.io/eopf/v1.2.0/schema.json": (
+        "https://cs-si.github.io/eopf-stac-extension/v1.2.0/schema.json"
+    )
+}
+LIST_FIELDS = frozenset({"sar:beam_ids", "sar:polarizations", "instruments"})
 ZARR_MEDIA_TYPE = "application/vnd+zarr"
 # What a store made from an item keeps of it when its own metadata does not say.
 INHERITED = frozenset(
@@ -99,12 +109,6 @@ def usable_geometry(geometry: Any) -> bool:
     return max(xs) > min(xs) and max(ys) > min(ys)
 
 
-def bbox_of(geometry: dict[str, Any]) -> list[float]:
-    points = _positions(geometry)
-    xs, ys = [x for x, _ in points], [y for _, y in points]
-    return [min(xs), min(ys), max(xs), max(ys)]
-
-
 def store_item(
     discovery: dict[str, Any] | None,
     *,
@@ -127,7 +131,12 @@ def store_item(
     if not usable_geometry(geometry):
         raise RsAssetsError(f"{item_id}: neither the store nor {fallback.get('id')} has a usable geometry")
     inherited = {k: v for k, v in fallback.get("properties", {}).items() if k in INHERITED}
-    properties = {**inherited, **source.get("properties", {}), "product:type": product_type}
+    properties = in_rs_form(
+        {**inherited, **source.get("properties", {}), "product:type": product_type}, item_id
+    )
+    for key in LIST_FIELDS & properties.keys():
+        if isinstance(properties[key], str):
+            properties[key] = [properties[key]]
     root = store_href.rstrip("/")
     all_assets: dict[str, Any] = {
         "product": {"href": root, "title": item_id, "type": ZARR_MEDIA_TYPE, "roles": ["data", "metadata"]},
@@ -138,17 +147,19 @@ def store_item(
         if not href.startswith("/"):
             continue
         all_assets[key] = {**asset, "href": f"{root}{href}", "type": ZARR_MEDIA_TYPE, "roles": ["data"]}
-    return {
-        "type": "Feature",
-        "stac_version": source.get("stac_version", "1.1.0"),
-        "stac_extensions": sorted(set(source.get("stac_extensions", []))),
-        "id": item_id,
-        "geometry": geometry,
-        "bbox": bbox_of(geometry),
-        "properties": properties,
-        "links": links,
-        "assets": all_assets,
-    }
+    return declare_used_extensions(
+        {
+            "type": "Feature",
+            "stac_version": source.get("stac_version", "1.1.0"),
+            "stac_extensions": sorted({SCHEMA_URIS.get(u, u) for u in source.get("stac_extensions", [])}),
+            "id": item_id,
+            "geometry": geometry,
+            "bbox": bbox_of(geometry),
+            "properties": properties,
+            "links": links,
+            "assets": all_assets,
+        }
+    )
 
 
 def derived_from_link(href: str) -> dict[str, str]:

@@ -24,6 +24,7 @@ from typing import Any
 
 from ..archives.normalization import archive_assets, normalize_item
 from ..catalog import Catalog
+from ..catalog.mapping import set_expires
 from ..catalog.output_rules import OutputRule, default_output_collection, resolve_output_collection
 from ..catalog.publication import publish
 from ..catalog.zarr_item import converted_item, read_stac_discovery
@@ -38,7 +39,7 @@ from ..storage.ledger import ManifestEntry
 from ..storage.object_store import ObjectStore, split_href
 from ..storage.transfer import Transfer
 from ..storage.trees import fetch_tree, upload_store
-from ..timeutil import format_stac_datetime, utcnow
+from ..timeutil import utcnow
 from .converters import ConverterRegistry, ProductInfo, load_converter
 from .quicklook import quicklook_png
 
@@ -278,8 +279,7 @@ class Conversion:
             quicklook=written.quicklook,
         )
         expires = self.rules.place(self.owner, collection, eopf_type).expires(utcnow())
-        if expires:
-            new_item["properties"]["expires"] = format_stac_datetime(expires)
+        set_expires(new_item, expires)
         self.catalog.ensure_collection(collection, f"EOPF {eopf_type} products converted from legacy SAFE")
         self.catalog.upsert_items(collection, [new_item])
         self.catalog.delete_item(staging_collection, item["id"])

@@ -25,6 +25,7 @@ from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 from ..catalog import Catalog
+from ..catalog.mapping import declare_used_extensions, set_expires
 from ..catalog.output_rules import OutputRule, default_output_collection, resolve_output_collection
 from ..catalog.zarr_item import derived_from_link, read_stac_discovery, store_item
 from ..conversion.convert import S3Endpoint
@@ -32,7 +33,7 @@ from ..errors import RsAssetsError
 from ..storage.bucket_rules import BucketRules
 from ..storage.object_store import ObjectStore, split_href
 from ..storage.trees import ROOT_METADATA
-from ..timeutil import format_datetime, format_stac_datetime, parse_datetime, utcnow
+from ..timeutil import format_datetime, parse_datetime, utcnow
 from .adfs import AdfNotFound, ResolvedAdf, Stager, resolve_adf, usable
 from .job import Fetch, JobResult, ProcessingJob, run_job, run_job_on_worker
 from .payload import OutputTarget, build_payload, local_copy, to_yaml
@@ -461,6 +462,8 @@ class Processing:
                 },
             )
             item["properties"].update(self._processing_properties(outcome, target))
+            expires = self.rules.place(self.owner, target.collection, target.product_type).expires(utcnow())
+            set_expires(declare_used_extensions(item), expires)
             items.append((target.collection, item))
         for collection in dict.fromkeys(c for c, _ in items):
             self.catalog.ensure_collection(collection, f"Products of processor {request.processor.name}")
@@ -501,11 +504,8 @@ class Processing:
             ),
             "rs:processor": request.processor.name,
             "rs:tasktable": {"name": tasktable.name, "version": tasktable.version},
-            "updated": format_stac_datetime(now),
+            "updated": format_datetime(now),
         }
         if plan.mode:
             properties["rs:processing_mode"] = plan.mode
-        expires = self.rules.place(self.owner, target.collection, target.product_type).expires(now)
-        if expires:
-            properties["expires"] = format_stac_datetime(expires)
         return properties

@@ -9,7 +9,14 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Literal
 
 from ..catalog import Catalog
-from ..catalog.mapping import CollectionNames, aux_item, platform_of_product, prip_item
+from ..catalog.mapping import (
+    CollectionNames,
+    aux_item,
+    platform_of_product,
+    prip_item,
+    product_item_id,
+    set_expires,
+)
 from ..catalog.publication import publish
 from ..errors import RsAssetsError
 from ..station.client import StationClient
@@ -18,7 +25,7 @@ from ..station.odata import AttributeEquals, Expr, F, Or, all_of
 from ..storage.bucket_rules import BucketRules
 from ..storage.ledger import ManifestEntry
 from ..storage.transfer import Source, Transfer
-from ..timeutil import format_stac_datetime
+from ..timeutil import format_datetime
 from .parallel import StageOutcome, StageTask, StagingReport, object_key, stage_all
 
 
@@ -98,17 +105,11 @@ class ValCoverWindow:
                     "op": "t_contains" if self.relation == "contains" else "t_intersects",
                     "args": [
                         {"interval": [{"property": "start_datetime"}, {"property": "end_datetime"}]},
-                        {"interval": [_ms(self.covered_from), _ms(self.covered_to)]},
+                        {"interval": [format_datetime(self.covered_from), format_datetime(self.covered_to)]},
                     ],
                 },
             ],
         }
-
-
-def _ms(value: datetime) -> str:
-    text = format_stac_datetime(value)
-    assert text is not None
-    return text[:23] + "Z"
 
 
 def latest_created(products: Sequence[Product]) -> list[Product]:
@@ -143,16 +144,16 @@ def product_task(
 
     def build(href: str) -> dict:
         item = build_item(product, href)
-        if expires:
-            item["properties"]["expires"] = format_stac_datetime(expires)
+        set_expires(item, expires)
         return item
 
+    item_id = product_item_id(product.Name)
     return StageTask(
         source=Source("Products", product.Id, product.Name, product.ContentLength, product.md5),
         bucket=placement.bucket,
-        key=object_key(owner, collection, product.Name, product.Name),
+        key=object_key(owner, collection, item_id, product.Name),
         collection=collection,
-        item_id=product.Name,
+        item_id=item_id,
         build_item=build,
     )
 
@@ -247,11 +248,11 @@ def stage_valcover(
     """
     selected = select_valcover(clients, window, latest)
     catalog.ensure_collection(collection)
-    present = catalog.existing_ids(collection, [p.Name for _, p in selected])
+    present = catalog.existing_ids(collection, [product_item_id(p.Name) for _, p in selected])
     by_station: dict[str, tuple[StationClient, list[StageTask]]] = {}
     errors: list[str] = []
     for client, product in selected:
-        if product.Name in present:
+        if product_item_id(product.Name) in present:
             continue
         tasks, failed = plan([product], owner, names, rules, collection, task)
         errors += failed

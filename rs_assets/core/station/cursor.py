@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from ..timeutil import format_stac_datetime, parse_datetime
+from ..timeutil import format_precise_datetime, parse_datetime
 
 
 @dataclass(frozen=True)
@@ -39,7 +39,9 @@ class Watermark:
         return new, Watermark(high, keep)
 
     def to_json(self) -> str:
-        return json.dumps({"high": format_stac_datetime(self.high), "seen": sorted(self.seen)})
+        return json.dumps(
+            {"high": format_precise_datetime(self.high) if self.high else None, "seen": sorted(self.seen)}
+        )
 
     @classmethod
     def from_json(cls, text: str | None) -> Watermark:
