@@ -38,7 +38,6 @@ def asset(args: argparse.Namespace) -> dict:
 
     from rs_assets.assets.partitions import daily_partitions
     from rs_assets.assets.prip import build_prip
-    from rs_assets.core.catalog.mapping import CollectionNames
     from rs_assets.resources import (
         CatalogResource,
         ConversionResource,
@@ -60,7 +59,7 @@ def asset(args: argparse.Namespace) -> dict:
         storage.client().create_bucket(Bucket=name)
     (work / "rules.csv").write_text(f"*,*,*,30,conv-data-{tag}\n")
     stations_yaml(work / "stations.yaml", args.url, {"name": "PRIP", "kind": "prip"})
-    defs = build_prip(["PRIP"], daily_partitions("2026-11-01"), CollectionNames())
+    defs = build_prip(["PRIP"], daily_partitions("2026-11-01"))
     assets = {a.key.to_user_string(): a for a in defs.assets or []}  # type: ignore[union-attr]
     resources = {
         "stations": StationsResource(stations_file=str(work / "stations.yaml")),

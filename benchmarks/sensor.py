@@ -17,7 +17,7 @@ import dagster as dg
 import yaml
 
 from benchmarks.common import report
-from rs_assets.assets.cadip import SESSIONS, session_key
+from rs_assets.assets.cadip import session_partitions
 from rs_assets.core.station.cursor import Watermark
 from rs_assets.core.timeutil import parse_datetime
 from rs_assets.resources import StationsResource
@@ -75,7 +75,7 @@ def measure(known: int, workdir: Path) -> dict:
                 }
             )
         )
-        sensor = cadip_sensor("INS", "cadip_session_staging", SESSIONS, session_key)
+        sensor = cadip_sensor("INS", "ins_session_staging", session_partitions("INS"))
         resources = {"stations": StationsResource(stations_file=str(stations_file))}
         instance = dg.DagsterInstance.ephemeral()
         before = sum(sim.counts.values())

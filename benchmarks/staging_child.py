@@ -121,7 +121,6 @@ def aux_day(args: argparse.Namespace) -> dict:
 
     from rs_assets.assets.auxip import build_auxip
     from rs_assets.assets.partitions import daily_partitions
-    from rs_assets.core.catalog.mapping import CollectionNames
     from rs_assets.resources import CatalogResource, ObjectStorage, StationsResource
 
     work = Path(args.workdir) / f"aux-{os.getpid()}"
@@ -136,7 +135,7 @@ def aux_day(args: argparse.Namespace) -> dict:
         args.url,
         {"name": "ADGS", "kind": "auxip", "max_parallel_downloads": args.parallel, "page_size": 1000},
     )
-    defs = build_auxip(["ADGS"], daily_partitions("2026-11-01"), CollectionNames())
+    defs = build_auxip(["ADGS"], daily_partitions("2026-11-01"))
     assets = [
         a for a in defs.assets or [] if a.key.to_user_string() in ("adgs/aux_files", "adgs/aux_catalog")
     ]  # type: ignore[union-attr]
@@ -246,6 +245,7 @@ def session_stage(args: argparse.Namespace) -> dict:
     """rs-assets' own session staging (files and item), through the same code the asset runs."""
     from rs_assets.core.catalog import SqliteCatalog
     from rs_assets.core.catalog.mapping import CollectionNames
+    from rs_assets.core.services import Placement, Services
     from rs_assets.core.staging.sessions import stage_session
     from rs_assets.core.storage.bucket_rules import BucketRules
 
@@ -256,13 +256,10 @@ def session_stage(args: argparse.Namespace) -> dict:
     )
     catalog = SqliteCatalog(Path(args.workdir) / f"sessions-{os.getpid()}.sqlite")
     started = time.perf_counter()
+    placement = Placement("copernicus", CollectionNames(), BucketRules.parse(f"*,*,*,7,{target}\n"))
     report = stage_session(
         station,
-        transfer,
-        catalog,
-        "copernicus",
-        CollectionNames(),
-        BucketRules.parse(f"*,*,*,7,{target}\n"),
+        Services(transfer.store, transfer, catalog, placement),
         files[0].SessionId,
         args.parallel,
     )

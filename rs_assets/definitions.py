@@ -3,7 +3,7 @@
 import dagster as dg
 
 from rs_assets.assets.auxip import build_auxip
-from rs_assets.assets.cadip import build_cadip, cadip_sensors
+from rs_assets.assets.cadip import build_cadip
 from rs_assets.assets.partitions import daily_partitions
 from rs_assets.assets.prip import build_prip
 from rs_assets.assets.processing import build_processing
@@ -15,20 +15,16 @@ from rs_assets.settings import Settings
 def build_definitions(settings: Settings | None = None) -> dg.Definitions:
     settings = settings or Settings.from_env()
     stations = settings.stations()
-    names = settings.collection_names()
     daily = daily_partitions(settings.partitions_start)
     families: list[dg.Definitions] = []
     auxips, prips = stations.of_kind("auxip"), stations.of_kind("prip")
     if auxips:
-        families.append(build_auxip([s.name for s in auxips], daily, names))
+        families.append(build_auxip([s.name for s in auxips], daily))
     if prips:
-        families.append(
-            build_prip([s.name for s in prips], daily, names, [s.name for s in prips if s.convert])
-        )
+        families.append(build_prip([s.name for s in prips], daily, [s.name for s in prips if s.convert]))
     cadips = [s.name for s in stations.of_kind("cadip")]
     if cadips:
-        families.append(build_cadip(names, cadips, daily))
-        families.append(dg.Definitions(sensors=cadip_sensors(cadips)))
+        families.append(build_cadip(cadips, daily))
     built = dg.Definitions.merge(*families) if families else dg.Definitions()
     produced = {a.key.to_user_string(): a for a in built.assets or [] if isinstance(a, dg.AssetsDefinition)}
     families.append(build_processing(settings.processors(), produced))

@@ -399,11 +399,6 @@ class Settings(BaseModel):
             raise ValueError(problem)
         return pattern
 
-    def collection_names(self) -> CollectionNames:
-        return CollectionNames(
-            aux=self.collection_aux, cadip=self.collection_cadip, prip=self.collection_prip
-        )
-
     @model_validator(mode="after")
     def _production_needs_stations(self) -> Settings:
         if self.mode == "production" and self.stations_file is None:

@@ -18,25 +18,16 @@ import jsonschema
 from pystac.validation.local_validator import get_local_schema_cache
 from referencing import Registry, Resource
 
+from rs_assets.core.catalog.mapping import DATETIME_PROPERTIES
+
 ITEM_SCHEMA = "https://schemas.stacspec.org/v1.1.0/item-spec/json-schema/item.json"
 RS_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
-DATETIME_KEYS = frozenset(
-    {
-        "datetime",
-        "start_datetime",
-        "end_datetime",
-        "created",
-        "updated",
-        "published",
-        "expires",
-        "unpublished",
-        "processing:datetime",
-        "eopf:origin_datetime",
-        "cadip:planned_data_start",
-        "cadip:planned_data_stop",
-        "eviction_datetime",
-    }
-)
+# Every datetime property we write, and the asset-level and CADIP ones.
+DATETIME_KEYS = DATETIME_PROPERTIES | {
+    "cadip:planned_data_start",
+    "cadip:planned_data_stop",
+    "eviction_datetime",
+}
 
 
 def _schema_files() -> list[Path]:

@@ -57,9 +57,13 @@ def test_every_asset_family_is_in_the_graph() -> None:
         "adgs/aux_files",
         "adgs/aux_catalog",
         "adgs/aux_unpacked",
-        "cadip_sessions",
-        "cadip_discovery",
+        "ins/cadip_sessions",
+        "ins/cadip_discovery",
+        "mps/cadip_sessions",
     } <= keys
+    for station in ("INS", "MPS"):
+        for name in ("cadip_sessions", "cadip_discovery"):
+            assert graph.get(dg.AssetKey([station.lower(), name])).pools == {f"station-{station}"}
     assert {"prip/prip_products", "prip/prip_catalog", "prip/prip_unpacked", "prip/zarr_products"} <= keys
     parents = {k.to_user_string() for k in graph.get(dg.AssetKey(["prip", "zarr_products"])).parent_keys}
     assert parents == {"prip/prip_unpacked"}
@@ -87,7 +91,7 @@ def test_code_location_name_is_the_same_everywhere() -> None:
 
 def test_session_runs_do_not_carry_the_eviction_watch() -> None:
     """The watch covers every session on its own schedule; inside each session's run it would fail that run."""
-    job = _load_fresh().resolve_job_def("cadip_session_staging")
+    job = _load_fresh().resolve_job_def("ins_session_staging")
     assert [node for node in job.graph.node_dict if "eviction" in node] == []
 
 

@@ -2,8 +2,8 @@
 
 import dagster as dg
 
-from rs_assets.assets.products import ProductFamily, build_family_jobs, build_product_family
-from rs_assets.core.catalog.mapping import CollectionNames
+from rs_assets.assets.products import ProductFamily, build_product_family
+from rs_assets.assets.valcover import build_family_jobs
 from rs_assets.core.staging.products import aux_task
 
 AUX = ProductFamily(
@@ -18,11 +18,9 @@ AUX = ProductFamily(
 )
 
 
-def build_auxip(
-    stations: list[str], partitions: dg.PartitionsDefinition, names: CollectionNames
-) -> dg.Definitions:
+def build_auxip(stations: list[str], partitions: dg.PartitionsDefinition) -> dg.Definitions:
     """Each AUXIP station's assets, job and sensor; ValCover staging across them all."""
     return dg.Definitions.merge(
-        *(build_product_family(AUX, station, partitions, names) for station in stations),
-        build_family_jobs(AUX, names, stations),
+        *(build_product_family(AUX, station, partitions) for station in stations),
+        build_family_jobs(AUX, stations),
     )

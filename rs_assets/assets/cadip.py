@@ -1,13 +1,18 @@
-"""CADIP sessions: one dynamic partition per station and session, staged as its files arrive."""
+"""CADIP sessions, per station: one dynamic partition per session, staged as its files arrive.
+
+Each station has its own ``{station}/cadip_sessions`` asset, partitions ``{STATION}_sessions`` (the session
+ids), job ``{station}_session_staging`` and sensor ``{station}_new_session_files``; every step that talks to the
+station runs in its pool (``station-{STATION}``).
+"""
 
 from datetime import date, datetime, timedelta
 
 import dagster as dg
 
 from rs_assets.assets.automation import automation_sensor
+from rs_assets.assets.partitions import partition_day
 from rs_assets.assets.reporting import Progress, fail_if_any, fail_on, failure_list, staging_metadata
-from rs_assets.assets.stations import station_key
-from rs_assets.core.catalog.mapping import CollectionNames
+from rs_assets.assets.stations import station_key, station_prefix
 from rs_assets.core.errors import RsAssetsError
 from rs_assets.core.staging.sessions import (
     SessionReport,
@@ -18,22 +23,15 @@ from rs_assets.core.staging.sessions import (
 )
 from rs_assets.core.timeutil import format_item_datetime, parse_datetime, utcnow
 from rs_assets.resources import CatalogResource, ObjectStorage, StationsResource
+from rs_assets.resources.services import services_of, station_pool
 from rs_assets.sensors.stations import cadip_sensor
 
-SESSIONS = dg.DynamicPartitionsDefinition(name="cadip_sessions")
 EVICTION_HORIZON = timedelta(days=8)  # stations evict after 7 days: older runs cannot be at risk any more
-SEPARATOR = ":"
 
 
-def session_key(station: str, session_id: str) -> str:
-    return f"{station}{SEPARATOR}{session_id}"
-
-
-def split_session_key(key: str) -> tuple[str, str]:
-    station, sep, session_id = key.partition(SEPARATOR)
-    if not sep or not station or not session_id:
-        raise RsAssetsError(f"partition key {key!r} is not STATION{SEPARATOR}SESSION_ID")
-    return station, session_id
+def session_partitions(station: str) -> dg.DynamicPartitionsDefinition:
+    """A station's sessions, keyed by session id."""
+    return dg.DynamicPartitionsDefinition(name=f"{station}_sessions")
 
 
 def _eviction(value: object) -> datetime | None:
@@ -56,19 +54,61 @@ def session_metadata(report: SessionReport, catalog: CatalogResource) -> dict:
     }
 
 
-def build_cadip(
-    names: CollectionNames,
-    station_names: list[str],
-    daily: dg.PartitionsDefinition,
-    eviction_margin: timedelta = timedelta(hours=24),
+def _stage(
+    context: dg.AssetExecutionContext,
+    station: str,
+    session_id: str,
+    stations: StationsResource,
+    storage: ObjectStorage,
+    catalog: CatalogResource,
+) -> SessionReport:
+    client = stations.client(station)
+    return stage_session(
+        client,
+        services_of(storage, catalog),
+        session_id,
+        client.config.max_parallel_downloads,
+        Progress(context.log, 0, f"{station} {session_id}"),
+    )
+
+
+def _latest_statuses(instance: dg.DagsterInstance, key: dg.AssetKey, now: datetime) -> list[SessionStatus]:
+    """Each session's state as its newest materialization recorded it."""
+    records_filter = dg.AssetRecordsFilter(
+        asset_key=key, after_timestamp=(now - EVICTION_HORIZON).timestamp()
+    )
+    latest: dict[str, SessionStatus] = {}
+    cursor = None
+    while True:  # newest first, 10,000 at a time (the instance's cap)
+        page = instance.fetch_materializations(records_filter, limit=10_000, cursor=cursor)
+        for record in page.records:
+            event = record.asset_materialization
+            if event is None or event.partition is None or event.partition in latest:
+                continue
+            values = {k: v.value for k, v in event.metadata.items()}
+            latest[event.partition] = SessionStatus(
+                event.partition, bool(values.get("complete")), _eviction(values.get("earliest_eviction"))
+            )
+        if not page.has_more:
+            return list(latest.values())
+        cursor = page.cursor
+
+
+def build_cadip_station(
+    station: str, daily: dg.PartitionsDefinition, eviction_margin: timedelta
 ) -> dg.Definitions:
+    """One CADIP station's session asset, discovery backfill, eviction watch, job and sensor."""
+    prefix, pool, sessions = station_prefix(station), station_pool(station), session_partitions(station)
+
     @dg.asset(
         name="cadip_sessions",
-        partitions_def=SESSIONS,
-        deps=[station_key(name) for name in station_names],
+        key_prefix=[prefix],
+        partitions_def=sessions,
+        deps=[station_key(station)],
+        pool=pool,
         group_name="cadip",
         kinds={"s3", "stac"},
-        description="Every file of one downlink session staged to S3, and the session's catalog item.",
+        description=f"Every file of one {station} downlink session staged to S3, and the session's catalog item.",
     )
     def cadip_sessions(
         context: dg.AssetExecutionContext,
@@ -76,7 +116,7 @@ def build_cadip(
         storage: ObjectStorage,
         catalog: CatalogResource,
     ) -> dg.MaterializeResult:
-        station, session_id = split_session_key(context.partition_key)
+        session_id = context.partition_key
         try:
             report = _stage(context, station, session_id, stations, storage, catalog)
         except RsAssetsError as exc:
@@ -85,36 +125,15 @@ def build_cadip(
         fail_if_any(report.staging, f"{station} {session_id}", metadata)
         return dg.MaterializeResult(metadata=metadata)
 
-    def _stage(
-        context: dg.AssetExecutionContext | dg.OpExecutionContext,
-        station: str,
-        session_id: str,
-        stations: StationsResource,
-        storage: ObjectStorage,
-        catalog: CatalogResource,
-    ) -> SessionReport:
-        client = stations.client(station)
-        return stage_session(
-            client,
-            storage.transfer(),
-            catalog.catalog(),
-            catalog.owner,
-            names,
-            storage.rules(),
-            session_id,
-            client.config.max_parallel_downloads,
-            Progress(context.log, 0, f"{station} {session_id}"),
-        )
-
     @dg.asset(
         name="cadip_discovery",
-        partitions_def=dg.MultiPartitionsDefinition(
-            {"day": daily, "station": dg.StaticPartitionsDefinition(station_names)}
-        ),
+        key_prefix=[prefix],
+        partitions_def=daily,
+        pool=pool,
         group_name="cadip",
         kinds={"odata"},
-        description="Backfill over time: every session with files published that day at that station, staged "
-        "as its cadip_sessions partition (past sessions are staged while the station still has them).",
+        description=f"Backfill over time: every session with files {station} published that day, staged as its "
+        "cadip_sessions partition (past sessions are staged while the station still has them).",
     )
     def cadip_discovery(
         context: dg.AssetExecutionContext,
@@ -122,13 +141,11 @@ def build_cadip(
         storage: ObjectStorage,
         catalog: CatalogResource,
     ) -> dg.MaterializeResult:
-        keys = context.partition_key.keys_by_dimension  # type: ignore[attr-defined]
-        station, day = keys["station"], date.fromisoformat(keys["day"])
+        day: date = partition_day(context)
         session_ids = sessions_published_on(stations.client(station), day)
-        partition_keys = [session_key(station, s) for s in session_ids]
-        context.instance.add_dynamic_partitions(SESSIONS.name or "", partition_keys)
+        context.instance.add_dynamic_partitions(sessions.name or "", session_ids)
         failures, complete = [], 0
-        for session_id, key in zip(session_ids, partition_keys, strict=True):
+        for session_id in session_ids:
             try:
                 report = _stage(context, station, session_id, stations, storage, catalog)
             except RsAssetsError as exc:
@@ -140,7 +157,9 @@ def build_cadip(
             complete += report.state.complete
             context.log_event(
                 dg.AssetMaterialization(
-                    asset_key=cadip_sessions.key, partition=key, metadata=session_metadata(report, catalog)
+                    asset_key=cadip_sessions.key,
+                    partition=session_id,
+                    metadata=session_metadata(report, catalog),
                 )
             )
         metadata = {
@@ -155,33 +174,13 @@ def build_cadip(
         asset=cadip_sessions,
         name="eviction_watch",
         automation_condition=dg.AutomationCondition.cron_tick_passed("*/10 * * * *"),
-        description=f"Fails when a session not completely staged is within {eviction_margin} of its first eviction.",
+        description=f"Fails when a {station} session not completely staged is within {eviction_margin} of its "
+        "first eviction.",
     )
     def eviction_watch(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
         now = utcnow()
-        records_filter = dg.AssetRecordsFilter(
-            asset_key=cadip_sessions.key, after_timestamp=(now - EVICTION_HORIZON).timestamp()
-        )
-        records: list[dg.EventLogRecord] = []
-        cursor = None
-        while True:  # newest first, 10,000 at a time (the instance's cap)
-            page = context.instance.fetch_materializations(records_filter, limit=10_000, cursor=cursor)
-            records += page.records
-            if not page.has_more:
-                break
-            cursor = page.cursor
-        latest: dict[str, SessionStatus] = {}
-        for record in records:  # newest first
-            event = record.asset_materialization
-            if event is None or event.partition is None or event.partition in latest:
-                continue
-            values = {k: v.value for k, v in event.metadata.items()}
-            latest[event.partition] = SessionStatus(
-                event.partition,
-                bool(values.get("complete")),
-                _eviction(values.get("earliest_eviction")),
-            )
-        risky = sessions_at_risk(list(latest.values()), now, eviction_margin)
+        statuses = _latest_statuses(context.instance, cadip_sessions.key, now)
+        risky = sessions_at_risk(statuses, now, eviction_margin)
         table = "\n".join(
             ["| session | first eviction |", "| --- | --- |"]
             + [f"| {s.key} | {format_item_datetime(s.earliest_eviction)} |" for s in risky]
@@ -189,25 +188,35 @@ def build_cadip(
         return dg.AssetCheckResult(
             passed=not risky,
             severity=dg.AssetCheckSeverity.ERROR,
-            description=f"{len(risky)} partially staged sessions are about to be evicted" if risky else None,
+            description=f"{len(risky)} partially staged {station} sessions are about to be evicted"
+            if risky
+            else None,
             metadata={
-                "sessions_checked": dg.MetadataValue.int(len(latest)),
+                "sessions_checked": dg.MetadataValue.int(len(statuses)),
                 "at_risk": dg.MetadataValue.md(table),
             },
         )
 
     # The eviction watch looks at every session: it runs on its own schedule, not inside each session's run.
     job = dg.define_asset_job(
-        "cadip_session_staging", selection=dg.AssetSelection.assets(cadip_sessions).without_checks()
+        f"{prefix}_session_staging", selection=dg.AssetSelection.assets(cadip_sessions).without_checks()
     )
-    automation = automation_sensor("cadip_automation", dg.AssetSelection.checks(eviction_watch), interval=60)
     return dg.Definitions(
         assets=[cadip_sessions, cadip_discovery],
         asset_checks=[eviction_watch],
         jobs=[job],
-        sensors=[automation],
+        sensors=[cadip_sensor(station, job.name or "", sessions)],
     )
 
 
-def cadip_sensors(stations: list[str]) -> list[dg.SensorDefinition]:
-    return [cadip_sensor(name, "cadip_session_staging", SESSIONS, session_key) for name in stations]
+def build_cadip(
+    station_names: list[str],
+    daily: dg.PartitionsDefinition,
+    eviction_margin: timedelta = timedelta(hours=24),
+) -> dg.Definitions:
+    """Every CADIP station's definitions, and one automation sensor for their eviction watches."""
+    stations = [build_cadip_station(s, daily, eviction_margin) for s in station_names]
+    checks = dg.AssetSelection.checks(*[c for d in stations for c in d.asset_checks or []])
+    return dg.Definitions.merge(
+        *stations, dg.Definitions(sensors=[automation_sensor("cadip_automation", checks, interval=60)])
+    )

@@ -8,18 +8,19 @@ import dagster as dg
 from pydantic import Field
 
 from rs_assets.assets.automation import after_upstream, automation_sensor
-from rs_assets.assets.products import ProductFamily, asset_key, ledger_name, station_prefix
+from rs_assets.assets.products import ProductFamily, ledger_name
 from rs_assets.assets.reporting import Progress, fail_on, failure_list
-from rs_assets.core.catalog.mapping import CollectionNames
+from rs_assets.assets.stations import asset_key, station_prefix
 from rs_assets.core.conversion.convert import (
     Conversion,
     ConversionReport,
     requested_item,
     staged_or_stage,
 )
-from rs_assets.core.staging.products import TaskFactory
-from rs_assets.core.storage.ledger import ManifestEntry, manifest_key, merge, read_manifest, write_manifest
+from rs_assets.core.services import Services
+from rs_assets.core.storage.ledger import manifest_key
 from rs_assets.resources import CatalogResource, ConversionResource, ObjectStorage, StationsResource
+from rs_assets.resources.services import pool_lease, services_of
 
 
 class ConvertProductConfig(dg.Config):
@@ -35,10 +36,10 @@ class ConvertProductConfig(dg.Config):
 
 
 def _conversion(
-    dask: Any, storage: ObjectStorage, catalog: CatalogResource, conversion: ConversionResource
+    dask: Any, services: Services, storage: ObjectStorage, conversion: ConversionResource
 ) -> Conversion:
     """``dask`` is dagster-dask's resource when a cluster is configured, else None (convert in the run)."""
-    return conversion.conversion(storage, catalog, dask.client if dask is not None else None)
+    return conversion.conversion(services, storage, dask.client if dask is not None else None)
 
 
 def _float(value: float) -> dg.MetadataValue:
@@ -92,38 +93,26 @@ def build_conversion(
         conversion: ConversionResource,
         dask: dg.ResourceParam[Any],
     ) -> dg.MaterializeResult:
-        conv = _conversion(dask, storage, catalog, conversion)
-        entries = (
-            read_manifest(
-                conv.store,
-                storage.bucket,
-                manifest_key(ledger_name(station, family.staged), context.partition_key),
-            )
-            or []
+        conv = _conversion(dask, services_of(storage, catalog), storage, conversion)
+        progress = Progress(context.log, 0, f"convert {context.partition_key}")
+        report, already = conv.convert_partition(
+            storage.bucket,
+            ledger_name(station, family.staged),
+            converted_ledger,
+            context.partition_key,
+            on_planned=progress.planned,
+            on_done=progress,
         )
-        staged, already = [], 0
-        for entry in entries:
-            current = conv.catalog.get_item(entry.collection, entry.item["id"])
-            if current is None:
-                already += 1  # converted: the staged SAFE item is removed only after publication
-            else:
-                staged.append((current, entry.collection))
-        context.log.info(f"{len(staged)} staged products to convert, {already} already converted")
-        report = conv.convert_many(
-            staged, Progress(context.log, len(staged), f"convert {context.partition_key}")
-        )
-        # What this day converted, for the assets its products drive (processing).
-        converted = manifest_key(converted_ledger, context.partition_key)
-        if report.converted:
-            previous = read_manifest(conv.store, storage.bucket, converted)
-            fresh = [ManifestEntry(c.collection, c.item) for c in report.converted]
-            write_manifest(conv.store, storage.bucket, converted, merge(previous, fresh))
         metadata = conversion_metadata(report, conv.catalog) | {
             "already_converted": dg.MetadataValue.int(already),
-            "manifest": dg.MetadataValue.path(f"s3://{storage.bucket}/{converted}"),
+            "manifest": dg.MetadataValue.path(
+                f"s3://{storage.bucket}/{manifest_key(converted_ledger, context.partition_key)}"
+            ),
         }
         fail_on(
-            report.failures, f"{len(report.failures)} of {len(staged)} products were not converted", metadata
+            report.failures,
+            f"{len(report.failures)} of {progress.total} products were not converted",
+            metadata,
         )
         return dg.MaterializeResult(metadata=metadata)
 
@@ -132,12 +121,10 @@ def build_conversion(
 
 def build_conversion_jobs(
     family: ProductFamily,
-    names: CollectionNames,
     station_names: list[str],
     converted: list[dg.AssetsDefinition],
 ) -> dg.Definitions:
     """The on-demand conversion of one product, staged from whichever PRIP has it, and the automation."""
-    task: TaskFactory = family.task
 
     @dg.op(
         name="convert_product",
@@ -152,17 +139,17 @@ def build_conversion_jobs(
         conversion: ConversionResource,
         dask: dg.ResourceParam[Any],
     ) -> dg.Output[str]:
-        conv = _conversion(dask, storage, catalog, conversion)
+        services = services_of(storage, catalog, pool_lease(context))
+        conv = _conversion(dask, services, storage, conversion)
         requested = requested_item(config.stac_input)
         staged, collection = staged_or_stage(
-            conv.catalog,
+            services,
             requested,
             config.staging_collection
             or str(requested.get("collection") or "").removeprefix(f"{catalog.owner}:")
             or None,
             [stations.client(name) for name in ([config.station] if config.station else station_names)],
-            storage.transfer(),
-            lambda product, into: task(product, catalog.owner, names, conv.rules, into),
+            family.task,
         )
         report = conv.convert_many([(staged, collection)])
         metadata = conversion_metadata(report, conv.catalog)

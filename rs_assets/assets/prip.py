@@ -3,8 +3,8 @@
 import dagster as dg
 
 from rs_assets.assets.conversion import build_conversion, build_conversion_jobs
-from rs_assets.assets.products import ProductFamily, build_family_jobs, build_product_family
-from rs_assets.core.catalog.mapping import CollectionNames
+from rs_assets.assets.products import ProductFamily, build_product_family
+from rs_assets.assets.valcover import build_family_jobs
 from rs_assets.core.staging.products import prip_task
 
 PRIP = ProductFamily(
@@ -22,7 +22,6 @@ PRIP = ProductFamily(
 def build_prip(
     stations: list[str],
     partitions: dg.PartitionsDefinition,
-    names: CollectionNames,
     converting: list[str] | None = None,
 ) -> dg.Definitions:
     """Each PRIP station's assets, job and sensor, and the conversion of the ``converting`` ones (default: all);
@@ -30,8 +29,8 @@ def build_prip(
     converting = stations if converting is None else converting
     converted = [build_conversion(PRIP, station, partitions) for station in stations if station in converting]
     return dg.Definitions.merge(
-        *(build_product_family(PRIP, station, partitions, names) for station in stations),
-        build_family_jobs(PRIP, names, stations),
-        build_conversion_jobs(PRIP, names, stations, converted),
+        *(build_product_family(PRIP, station, partitions) for station in stations),
+        build_family_jobs(PRIP, stations),
+        build_conversion_jobs(PRIP, stations, converted),
         dg.Definitions(assets=converted),
     )

@@ -11,12 +11,12 @@ from pydantic import Field
 
 from rs_assets.assets.automation import after_upstream, automation_sensor
 from rs_assets.assets.reporting import fail_on, failure_list
-from rs_assets.core.conversion.product_types import canonical_eopf_type
 from rs_assets.core.errors import ConfigError, RsAssetsError
-from rs_assets.core.processing.process import InputRef, Outcome, Processor, Request, parse_input
-from rs_assets.core.storage.ledger import ManifestEntry, manifest_key, merge, read_manifest, write_manifest
+from rs_assets.core.processing.partition import process_partition
+from rs_assets.core.processing.process import Outcome, Processor, Request, parse_input
 from rs_assets.core.timeutil import format_datetime
 from rs_assets.resources import CatalogResource, ObjectStorage, ProcessingResource, StationsResource
+from rs_assets.resources.services import pool_lease, services_of
 from rs_assets.settings import ProcessorSettings, ProcessorsFile
 
 
@@ -94,19 +94,6 @@ def _units_table(outcome: Outcome) -> str:
     return "\n".join(rows)
 
 
-def _driving_entries(settings: ProcessorSettings, entries: list[ManifestEntry]) -> list[ManifestEntry]:
-    types = {canonical_eopf_type(t) for t in settings.input_product_types}
-    return [
-        entry
-        for entry in entries
-        if (not settings.input_collections or entry.collection in settings.input_collections)
-        and (
-            not types
-            or canonical_eopf_type(str(entry.item.get("properties", {}).get("product:type"))) in types
-        )
-    ]
-
-
 def build_processor(
     settings: ProcessorSettings, processor: Processor, driving: list[dg.AssetsDefinition | dg.AssetSpec]
 ) -> dg.AssetsDefinition:
@@ -140,38 +127,26 @@ def build_processor(
         processing: ProcessingResource,
         dask: dg.ResourceParam[Any],
     ) -> dg.MaterializeResult:
-        run = processing.processing(storage, catalog, stations, getattr(dask, "client", None))
-        configured = processing.processor(settings.name)
-        plan = configured.plan()
-        store = storage.store()
-        entries = [
-            entry
-            for driving_name in driving_names
-            for entry in read_manifest(
-                store, storage.bucket, manifest_key(driving_name, context.partition_key)
-            )
-            or []
-        ]
-        inputs = _driving_entries(settings, entries)
-        context.log.info(
-            f"{len(inputs)} items of {', '.join(driving_names)} {context.partition_key} to process ({plan.label})"
+        run = processing.processing(
+            services_of(storage, catalog, pool_lease(context)),
+            storage,
+            stations,
+            getattr(dask, "client", None),
         )
-        outcomes, failures = [], []
-        for entry in inputs:
-            request = Request(configured, plan, [InputRef(input_name, entry.collection, entry.item["id"])])
-            try:
-                outcomes.append(run.run(request, context.log.info))
-            except RsAssetsError as exc:
-                failures.append(f"{entry.item['id']}: {exc}")
-                context.log.error(f"{entry.item['id']}: {exc}")
-        published = [ManifestEntry(c, item) for o in outcomes for c, item in o.published]
-        key = manifest_key(name, context.partition_key)
-        if published:
-            write_manifest(
-                store, storage.bucket, key, merge(read_manifest(store, storage.bucket, key), published)
-            )
-        metadata = processing_metadata(outcomes, failures, run.catalog)
-        fail_on(failures, f"{len(failures)} of {len(inputs)} runs failed", metadata)
+        done = process_partition(
+            run,
+            processing.processor(settings.name),
+            input_name,
+            bucket=storage.bucket,
+            partition=context.partition_key,
+            driving_ledgers=driving_names,
+            ledger=name,
+            collections=settings.input_collections,
+            product_types=settings.input_product_types,
+            log=context.log.info,
+        )
+        metadata = processing_metadata(done.outcomes, done.failures, run.catalog)
+        fail_on(done.failures, f"{len(done.failures)} of {len(done.inputs)} runs failed", metadata)
         return dg.MaterializeResult(metadata=metadata)
 
     return processed
@@ -220,7 +195,12 @@ def process_products(
 ) -> dg.Output[list[str]]:
     try:
         request = request_of(config, processing.processor(config.processor))
-        run = processing.processing(storage, catalog, stations, getattr(dask, "client", None))
+        run = processing.processing(
+            services_of(storage, catalog, pool_lease(context)),
+            storage,
+            stations,
+            getattr(dask, "client", None),
+        )
         outcome = run.run(request, context.log.info)
     except RsAssetsError as exc:
         raise dg.Failure(str(exc)) from None

@@ -2,8 +2,8 @@
 
 Both families have the same shape: per station, a staging asset per day, publication as its own retryable step,
 archive normalization after it and a station sensor, every name derived from the station (``adgs/aux_files``,
-``adgs_aux_staging``, ``adgs_new_products``, pool ``station-ADGS``); per family, an on-demand ValCover job
-that searches every station of the kind, and the automation sensor. ``ProductFamily`` names them.
+``adgs_staging``, ``adgs_new_products``, pool ``station-ADGS``). What a family has once, whatever its stations
+(ValCover staging, automation), is in ``assets/valcover.py``. ``ProductFamily`` names them all.
 """
 
 from dataclasses import dataclass
@@ -11,18 +11,17 @@ from dataclasses import dataclass
 import dagster as dg
 from pydantic import Field
 
-from rs_assets.assets.automation import after_upstream, automation_sensor
+from rs_assets.assets.automation import after_upstream
 from rs_assets.assets.partitions import partition_day
 from rs_assets.assets.reporting import Progress, fail_if_any, fail_on, failure_list, staging_metadata
-from rs_assets.assets.stations import station_key
+from rs_assets.assets.stations import asset_key, station_key, station_prefix
 from rs_assets.core.archives.normalization import archive_assets, normalize_staged
-from rs_assets.core.catalog.mapping import CollectionNames
 from rs_assets.core.catalog.publication import publish
 from rs_assets.core.staging.parallel import stage_recorded
-from rs_assets.core.staging.products import TaskFactory, ValCoverWindow, plan, published_on, stage_valcover
+from rs_assets.core.staging.products import TaskFactory, plan, published_on
 from rs_assets.core.storage.ledger import Ledger, manifest_key, read_manifest
-from rs_assets.core.timeutil import parse_datetime
 from rs_assets.resources import CatalogResource, ObjectStorage, StationsResource
+from rs_assets.resources.services import services_of, station_pool
 from rs_assets.sensors.stations import products_sensor
 
 
@@ -44,15 +43,6 @@ class ProductFamily:
         return f"{self.short}_valcover_staging"
 
 
-def station_prefix(station: str) -> str:
-    """What every name of a station's definitions starts with (``ADGS`` -> ``adgs``)."""
-    return station.lower()
-
-
-def asset_key(station: str, name: str) -> dg.AssetKey:
-    return dg.AssetKey([station_prefix(station), name])
-
-
 def ledger_name(station: str, name: str) -> str:
     """The manifests of a station's asset (``adgs/aux_files``), as its key reads."""
     return asset_key(station, name).to_user_string()
@@ -65,19 +55,8 @@ class ProductsConfig(dg.Config):
     missions: list[str] = Field(default_factory=list, description="Only these missions (S1, S2, S3)")
 
 
-class ValCoverConfig(dg.Config):
-    start: str = Field(description="Window start, e.g. 2025-08-07T11:51:12.509Z")
-    stations: list[str] = Field(default_factory=list, description="Only these stations (default: every one)")
-    end: str = Field(description="Window end")
-    product_type: str = Field(description="Product type, e.g. AUX_PP2 or IW_GRDH_1S")
-    collection: str = Field(description="Target catalog collection (without owner prefix)")
-    latest: bool = Field(False, description="LatestValCover: keep only the most recently created product")
-    delta_before: float = Field(0.0, description="dTa margin in seconds")
-    delta_after: float = Field(0.0, description="dTb margin in seconds")
-
-
 def build_product_family(
-    family: ProductFamily, station: str, partitions: dg.PartitionsDefinition, names: CollectionNames
+    family: ProductFamily, station: str, partitions: dg.PartitionsDefinition
 ) -> dg.Definitions:
     """One station's staging, publication and normalization assets, its staging job and its sensor."""
     prefix = station_prefix(station)
@@ -88,7 +67,7 @@ def build_product_family(
         key_prefix=[prefix],
         partitions_def=partitions,
         deps=[station_key(station)],
-        pool=f"station-{station}",
+        pool=station_pool(station),
         group_name=family.group,
         kinds={"s3"},
         description=f"Every product {station} published on the partition's day, staged to S3 and verified (size, MD5).",
@@ -101,16 +80,15 @@ def build_product_family(
         catalog: CatalogResource,
     ) -> dg.MaterializeResult:
         day = partition_day(context)
-        client = stations.client(station)
-        rules, owner = storage.rules(), catalog.owner
-        ledger_ = Ledger(storage.store(), storage.bucket, ledger, context.partition_key)
+        client, services = stations.client(station), services_of(storage, catalog)
+        ledger_ = Ledger(services.store, storage.bucket, ledger, context.partition_key)
         ledger_.begin_open()
         products = client.products(published_on(day, config.product_types, config.missions))
         context.log.info(f"{station}: {len(products)} products published on {day}")
-        tasks, planning_errors = plan(products, owner, names, rules, task=family.task)
+        tasks, planning_errors = plan(products, services.placement, task=family.task)
         report = stage_recorded(
             client,
-            storage.transfer(),
+            services.transfer,
             tasks,
             client.config.max_parallel_downloads,
             ledger_,
@@ -204,67 +182,3 @@ def build_product_family(
         jobs=[staging_job],
         sensors=[products_sensor(station, staging_job.name)],
     )
-
-
-def build_family_jobs(
-    family: ProductFamily, names: CollectionNames, station_names: list[str]
-) -> dg.Definitions:
-    """What a family has once whatever its stations: ValCover staging across them, and the automation."""
-
-    @dg.op(
-        name=f"stage_{family.short}_valcover",
-        description=f"Stage the {family.what} whose validity strictly contains a window, from every {family.kind.upper()} "
-        "that serves the product type.",
-    )
-    def valcover_op(
-        context: dg.OpExecutionContext,
-        config: ValCoverConfig,
-        stations: StationsResource,
-        storage: ObjectStorage,
-        catalog: CatalogResource,
-    ) -> dg.Output[list[str]]:
-        start, end = parse_datetime(config.start), parse_datetime(config.end)
-        if start is None or end is None:
-            raise dg.Failure("start and end are required")
-        window = ValCoverWindow(start, end, config.product_type, config.delta_before, config.delta_after)
-        staged = stage_valcover(
-            [stations.client(name) for name in config.stations or station_names],
-            storage.transfer(),
-            catalog.catalog(),
-            window,
-            latest=config.latest,
-            collection=config.collection,
-            owner=catalog.owner,
-            names=names,
-            rules=storage.rules(),
-            task=family.task,
-            on_planned=lambda n: context.log.info(
-                f"ValCover {config.product_type} [{config.start}, {config.end}]: {n} to stage"
-            ),
-        )
-        items = staged.items
-        metadata = staging_metadata(staged.report) | {
-            "selected": dg.MetadataValue.int(len(staged.selected)),
-            "already_in_catalog": dg.MetadataValue.int(len(staged.already)),
-            "stations": dg.MetadataValue.json(staged.stations),
-            "items": dg.MetadataValue.json(
-                [{"id": i["id"], "assets": {k: a["href"] for k, a in i["assets"].items()}} for i in items]
-            ),
-        }
-        fail_if_any(staged.report, "ValCover staging", metadata)
-        return dg.Output([i["id"] for i in items], metadata=metadata)
-
-    @dg.job(
-        name=family.valcover_job,
-        description=f"On-demand ValCover/LatestValCover staging of {family.what} (the RS on-demand staging flows).",
-    )
-    def valcover_staging() -> None:
-        valcover_op()
-
-    automation = automation_sensor(
-        f"{family.group}_automation",
-        dg.AssetSelection.assets(
-            *[asset_key(s, n) for s in station_names for n in (family.published, family.unpacked)]
-        ),
-    )
-    return dg.Definitions(jobs=[valcover_staging], sensors=[automation])

@@ -37,9 +37,15 @@ class Progress:
     """Logs every tenth of the work (every ten items when the total is not known up front)."""
 
     def __init__(self, log: Any, total: int, what: str):
-        self.log, self.total, self.what = log, total, what
-        self.done = 0
+        self.log, self.what, self.done = log, what, 0
+        self.planned(total)
+
+    def planned(self, total: int) -> None:
+        """The total, once the step knows it."""
+        self.total = total
         self.step = max(1, total // 10) if total else 10
+        if total:
+            self.log.info(f"{self.what}: {total} to do")
 
     def __call__(self, outcome: Any) -> None:
         """``outcome`` is a staging outcome, or an error message (None when that step went well)."""

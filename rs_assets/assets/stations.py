@@ -13,6 +13,15 @@ def station_key(name: str) -> dg.AssetKey:
     return dg.AssetKey(["station", name])
 
 
+def station_prefix(station: str) -> str:
+    """What every name of a station's definitions starts with (``ADGS`` -> ``adgs``)."""
+    return station.lower()
+
+
+def asset_key(station: str, name: str) -> dg.AssetKey:
+    return dg.AssetKey([station_prefix(station), name])
+
+
 def station_specs(stations: StationsFile) -> list[dg.AssetSpec]:
     """External source assets: what the stations publish, upstream of everything rs-assets materializes."""
     return [

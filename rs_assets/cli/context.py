@@ -58,6 +58,13 @@ def resources() -> dict[str, Any]:
         raise click.ClickException(f"settings: {exc}") from None
 
 
+def services(res: dict[str, Any]) -> Any:
+    """The core's ``Services`` from the command's resources, as a run builds them (no pool: no run shares them)."""
+    from rs_assets.resources.services import services_of
+
+    return services_of(res["storage"], res["catalog"])
+
+
 @contextmanager
 def failures_as_exit() -> Iterator[None]:
     """Known errors end the command with their message (they name station, item or key) and exit code 1."""

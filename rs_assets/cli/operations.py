@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from rs_assets.cli.context import emit, failures_as_exit, progress_bar, resources, stderr, table
+from rs_assets.cli.context import emit, failures_as_exit, progress_bar, resources, services, stderr, table
 
 
 def _station_kind(stations: Any, name: str) -> str:
@@ -27,15 +27,12 @@ def stage_session_command(station: str, session_id: str, as_json: bool) -> None:
     res = resources()
     with failures_as_exit():
         client = res["stations"].client(station)
-        catalog = res["catalog"].catalog()
+        shared = services(res)
+        catalog = shared.catalog
         with progress_bar(f"{station} {session_id}", quiet=as_json) as (set_total, advance):
             report = stage_session(
                 client,
-                res["storage"].transfer(),
-                catalog,
-                res["catalog"].owner,
-                res["catalog"].names(),
-                res["storage"].rules(),
+                shared,
                 session_id,
                 client.config.max_parallel_downloads,
                 on_done=advance,
@@ -113,18 +110,15 @@ def valcover_command(
         if begin is None or finish is None:
             raise click.ClickException("--start and --end must be datetimes")
         window = ValCoverWindow(begin, finish, product_type, dta, dtb)
-        catalog = res["catalog"].catalog()
+        shared = services(res)
+        catalog = shared.catalog
         with progress_bar(f"ValCover {product_type}", quiet=as_json) as (set_total, advance):
             staged = stage_valcover(
                 [res["stations"].client(name) for name in names],
-                res["storage"].transfer(),
-                catalog,
+                shared,
                 window,
                 latest=latest,
                 collection=collection,
-                owner=res["catalog"].owner,
-                names=res["catalog"].names(),
-                rules=res["storage"].rules(),
                 task=aux_task if kind == "auxip" else prip_task,
                 on_planned=set_total,
                 on_done=advance,
@@ -173,19 +167,19 @@ def convert_command(
     storage, cat_res, conversion = res["storage"], res["catalog"], res["conversion"]
     with failures_as_exit():
         prips = [station] if station else [s.name for s in res["stations"].stations().of_kind("prip")]
-        conv = conversion.conversion(storage, cat_res)
+        shared = services(res)
+        conv = conversion.conversion(shared, storage)
         requested = requested_item(stac_input)
         with progress_bar(f"convert {requested['id']}", quiet=as_json) as (set_total, advance):
             set_total(3)
             staged, collection = staged_or_stage(
-                conv.catalog,
+                shared,
                 requested,
                 staging_collection
                 or str(requested.get("collection") or "").removeprefix(f"{cat_res.owner}:")
                 or None,
                 [res["stations"].client(name) for name in prips],
-                storage.transfer(),
-                lambda product, into: prip_task(product, cat_res.owner, cat_res.names(), conv.rules, into),
+                prip_task,
             )
             advance()
             planned = conv.prepare(staged, collection)

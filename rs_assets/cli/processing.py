@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from rs_assets.cli.context import emit, failures_as_exit, progress_bar, resources, stderr, table
+from rs_assets.cli.context import emit, failures_as_exit, progress_bar, resources, services, stderr, table
 
 _PROGRESS = re.compile(r"Workflow progress: (\d+)%")
 
@@ -152,7 +152,7 @@ def run_command(
             {"start_datetime": start, "end_datetime": end, "satellite": satellite},
             collections,
         )
-        run = res["processing"].processing(res["storage"], res["catalog"], res["stations"], _dask_client())
+        run = res["processing"].processing(services(res), res["storage"], res["stations"], _dask_client())
         with progress_bar(f"{processor} on {request.inputs[0].item_id}", quiet=as_json) as (
             set_total,
             advance,

@@ -5,7 +5,7 @@ from pydantic import Field
 
 from rs_assets.core.conversion.convert import Conversion, OutputRule, S3Endpoint
 from rs_assets.core.conversion.converters import ConverterRegistry, default_registry, for_types
-from rs_assets.resources.catalog import CatalogResource
+from rs_assets.core.services import Services
 from rs_assets.resources.storage import ObjectStorage
 
 
@@ -36,16 +36,12 @@ class ConversionResource(dg.ConfigurableResource):
             OutputRule(product_type, collection or None) for product_type, collection in self.outputs.items()
         ]
 
-    def conversion(
-        self, storage: ObjectStorage, catalog: CatalogResource, dask_client: Any = None
-    ) -> Conversion:
-        """Everything a conversion needs; with a Dask client, its jobs run on that cluster."""
+    def conversion(self, services: Services, storage: ObjectStorage, dask_client: Any = None) -> Conversion:
+        """Everything a conversion needs; with a Dask client, its jobs run on that cluster (workers reach the
+        storage's endpoint with their own credentials)."""
         return Conversion(
-            store=storage.store(),
-            catalog=catalog.catalog(),
+            services=services,
             registry=self.registry(),
-            rules=storage.rules(),
-            owner=catalog.owner,
             outputs=self.output_rules(),
             work_dir=self.work_dir,
             client=dask_client,

@@ -7,8 +7,8 @@ from pydantic import Field
 from rs_assets.core.conversion.convert import S3Endpoint
 from rs_assets.core.processing.adfs import AuxipStager
 from rs_assets.core.processing.process import Processing, Processor
+from rs_assets.core.services import Services
 from rs_assets.core.staging.products import aux_task
-from rs_assets.resources.catalog import CatalogResource
 from rs_assets.resources.stations import StationsResource
 from rs_assets.resources.storage import ObjectStorage
 from rs_assets.settings import DEFAULT_PROCESSORS, ProcessorsFile, load_processors_file
@@ -33,23 +33,13 @@ class ProcessingResource(dg.ConfigurableResource):
         return self.processors().processor(name)
 
     def processing(
-        self,
-        storage: ObjectStorage,
-        catalog: CatalogResource,
-        stations: StationsResource,
-        dask_client: Any = None,
+        self, services: Services, storage: ObjectStorage, stations: StationsResource, dask_client: Any = None
     ) -> Processing:
         """Everything a run needs; with a Dask client (dagster-dask's resource), each run's job goes to a worker."""
-        cat, rules = catalog.catalog(), storage.rules()
         auxips = [stations.client(s.name) for s in stations.stations().of_kind("auxip")]
         return Processing(
-            store=storage.store(),
-            catalog=cat,
-            rules=rules,
-            owner=catalog.owner,
-            stager=AuxipStager(
-                auxips, storage.transfer(), cat, catalog.owner, catalog.names(), rules, aux_task
-            ),
+            services=services,
+            stager=AuxipStager(auxips, services, aux_task),
             work_dir=self.work_dir or os.environ.get("RS_ASSETS_WORK_DIR"),
             client=dask_client,
             endpoint=S3Endpoint(storage.endpoint_url, storage.region_name),

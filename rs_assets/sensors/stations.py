@@ -1,6 +1,5 @@
 """One cursor sensor per station: a publication-date high-water mark, run requests capped per tick."""
 
-from collections.abc import Callable
 from datetime import timedelta
 
 import dagster as dg
@@ -68,7 +67,6 @@ def cadip_sensor(
     station: str,
     job_name: str,
     partitions: dg.DynamicPartitionsDefinition,
-    key_of: Callable[[str, str], str],
     *,
     overlap: timedelta = OVERLAP,
     lookback: timedelta = LOOKBACK,
@@ -97,15 +95,12 @@ def cadip_sensor(
             overlap,
             max_runs,
         )
-        keys = {session_id: key_of(station, session_id) for session_id in by_session}
         known = (
             set(context.instance.get_dynamic_partitions(partitions.name or "")) if context.instance else set()
         )
-        fresh = [key for key in keys.values() if key not in known]
+        fresh = [session_id for session_id in by_session if session_id not in known]
         requests = [
-            dg.RunRequest(
-                partition_key=keys[s], run_key=_run_key(keys[s], batch), tags={"rs/station": station}
-            )
+            dg.RunRequest(partition_key=s, run_key=_run_key(s, batch), tags={"rs/station": station})
             for s, batch in by_session.items()
         ]
         context.log.info(

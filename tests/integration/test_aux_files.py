@@ -14,7 +14,7 @@ from rs_assets.assets.auxip import build_auxip
 from rs_assets.assets.partitions import daily_partitions
 from rs_assets.core.archives.unpack import strip_archive_suffix
 from rs_assets.core.catalog import OwnerNamespace, StacApiCatalog
-from rs_assets.core.catalog.mapping import CollectionNames, product_item_id
+from rs_assets.core.catalog.mapping import product_item_id
 from rs_assets.simulator.config import Faults, SimStation
 from rs_assets.simulator.content import archive_members, nested_member, nested_members
 from rs_assets.simulator.server import StationSimulator
@@ -23,7 +23,7 @@ from tests.integration.platform import Platform, make_platform, metadata
 from tests.stac_schemas import assert_publishable
 
 DAY = (HISTORY_END - timedelta(days=1)).date()
-AUX = build_auxip(["ADGS"], daily_partitions("2026-11-01"), CollectionNames())
+AUX = build_auxip(["ADGS"], daily_partitions("2026-11-01"))
 ASSETS = {a.key.to_user_string(): a for a in AUX.assets or []}  # type: ignore[union-attr]
 
 

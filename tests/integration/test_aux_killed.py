@@ -15,6 +15,7 @@ from pathlib import Path
 import requests
 
 from rs_assets.core.catalog import OwnerNamespace, StacApiCatalog
+from rs_assets.core.catalog.mapping import product_item_id
 from rs_assets.core.storage.object_store import split_href
 from rs_assets.simulator.config import Faults, SimStation
 from tests.conftest import SimulatorFactory
@@ -75,7 +76,7 @@ def test_sigkill_mid_transfer_then_rerun(
 
     catalog = StacApiCatalog(stac_api_url, OwnerNamespace(owner=platform.owner))
     for name in products:
-        item = catalog.get_item(f"s{name[1]}-aux", name)
+        item = catalog.get_item(f"s{name[1]}-aux", product_item_id(name))
         assert item is not None
         for asset in item["assets"].values():
             bucket, key = split_href(asset["href"])

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import random
+import threading
+import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -170,3 +172,43 @@ def test_valcover_window_that_ends_before_it_starts_is_refused(platform: Platfor
     assert "ends" in str(result.all_events[-1].message) or any(
         "before it starts" in str(e.event_specific_data) for e in result.all_events
     )
+
+
+def test_an_on_demand_job_waits_for_its_stations_pool_and_then_stages(
+    sim: StationSimulator, platform: Platform
+) -> None:
+    """The ValCover job runs in no pool of its own: its search and downloads take ADGS's slot, so with the slot
+    held elsewhere (a daily staging run of ADGS) it touches nothing until the slot is free."""
+    products, _ = sim.data.stations["ADGS"].entity_set("Products", sim.data.now())
+    config = valcover_config(products[5], "pooled-aux")
+    wanted = expected_valcover(sim, config)
+    assert wanted
+    with dg.instance_for_test(overrides={"concurrency": {"pools": {"default_limit": 1}}}) as instance:
+        storage = instance.event_log_storage
+        storage.initialize_concurrency_limit_to_default("station-ADGS")
+        assert storage.claim_concurrency_slot("station-ADGS", "another-run", "adgs_aux_files").is_claimed
+        outcome: dict[str, dg.ExecuteInProcessResult] = {}
+
+        def run() -> None:
+            outcome["result"] = VALCOVER.execute_in_process(
+                run_config={"ops": {"stage_aux_valcover": {"config": config}}},
+                resources=platform.resources(),
+                instance=instance,
+            )
+
+        before = station_requests(sim)
+        worker = threading.Thread(target=run)
+        worker.start()
+        time.sleep(4)
+        assert worker.is_alive(), "the job must wait for the station's slot"
+        assert station_requests(sim) == before, "nothing is asked of ADGS while another step holds its slot"
+        storage.free_concurrency_slot_for_step("another-run", "adgs_aux_files")
+        worker.join(timeout=120)
+        result = outcome["result"]
+        assert result.success
+        ids = sorted(product_item_id(p["Name"]) for p in wanted)
+        assert sorted(result.output_for_node("stage_aux_valcover")) == ids
+        assert station_requests(sim) > before
+        assert storage.get_concurrency_info("station-ADGS").claimed_slots == [], "the job freed its slot"
+        logs = [e.message for e in instance.all_logs(result.run_id) if e.message]
+        assert any("waiting for a slot of pool station-ADGS" in m for m in logs)

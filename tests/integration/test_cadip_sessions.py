@@ -8,23 +8,31 @@ from pathlib import Path
 
 import dagster as dg
 
-from rs_assets.assets.cadip import SESSIONS, build_cadip, cadip_sensors, session_key
+from rs_assets.assets.cadip import build_cadip, session_partitions
 from rs_assets.assets.partitions import daily_partitions
 from rs_assets.core.catalog import OwnerNamespace, StacApiCatalog
-from rs_assets.core.catalog.mapping import CollectionNames
 from rs_assets.core.staging.sessions import SessionReport, session_files_filter, stage_session
 from rs_assets.core.station.client import StationClient
 from rs_assets.core.timeutil import parse_datetime, utcnow
 from rs_assets.resources import StationsResource
+from rs_assets.resources.services import services_of
 from rs_assets.simulator.config import SimStation
 from tests.conftest import SimulatorFactory
 from tests.integration.platform import make_platform
 from tests.stac_schemas import assert_publishable
 
 DAILY = daily_partitions("2026-11-01")
-CADIP = build_cadip(CollectionNames(), ["INS"], DAILY)
+CADIP = build_cadip(["INS"], DAILY)
 ASSETS = {a.key.to_user_string(): a for a in CADIP.assets or []}  # type: ignore[union-attr]
-ASSET = ASSETS["cadip_sessions"]
+ASSET = ASSETS["ins/cadip_sessions"]
+SESSIONS = session_partitions("INS")
+
+
+def cadip_sensors(stations: list[str]) -> list[dg.SensorDefinition]:
+    """Each station's session sensor, as the code location builds it."""
+    defs = build_cadip(stations, DAILY)
+    by_name = {s.name: s for s in defs.sensors or []}
+    return [by_name[f"{station.lower()}_new_session_files"] for station in stations]  # type: ignore[misc]
 
 
 def materialize(platform, instance: dg.DagsterInstance, key: str) -> dg.ExecuteInProcessResult:  # type: ignore[no-untyped-def]
@@ -105,8 +113,8 @@ def test_retransfer_without_dates_and_unknown_session(
     platform = make_platform(s3_endpoint, stac_api_url, tmp_path, unique, sim)
     instance = dg.DagsterInstance.ephemeral()
     retransfer = next(s for s in sim.data.stations["INS"].sessions if s["Retransfer"])
-    key = session_key("INS", retransfer["SessionId"])
-    instance.add_dynamic_partitions(SESSIONS.name or "", [key, "INS:S1A_nope"])
+    key = retransfer["SessionId"]
+    instance.add_dynamic_partitions(SESSIONS.name or "", [key, "S1A_nope"])
     result = materialize(platform, instance, key)
     assert result.success and metadata(result)["complete"]
     item = StacApiCatalog(stac_api_url, OwnerNamespace(owner=platform.owner)).get_item(
@@ -115,7 +123,7 @@ def test_retransfer_without_dates_and_unknown_session(
     assert item is not None and item["properties"]["cadip:retransfer"] is True
     assert "start_datetime" not in item["properties"] and item["properties"]["datetime"]
 
-    unknown = materialize(platform, instance, "INS:S1A_nope")
+    unknown = materialize(platform, instance, "S1A_nope")
     assert not unknown.success
     failure = next(e for e in unknown.all_events if e.is_step_failure)
     assert "has no session 'S1A_nope'" in str(failure.event_specific_data)
@@ -123,7 +131,7 @@ def test_retransfer_without_dates_and_unknown_session(
 
 def run_check(defs: dg.Definitions, instance: dg.DagsterInstance, platform) -> dg.AssetCheckEvaluation:  # type: ignore[no-untyped-def]
     check = next(iter(defs.asset_checks or []))
-    asset = next(a for a in defs.assets or [] if a.key.to_user_string() == "cadip_sessions")  # type: ignore[union-attr]
+    asset = next(a for a in defs.assets or [] if a.key.to_user_string() == "ins/cadip_sessions")  # type: ignore[union-attr]
     result = dg.materialize(
         [asset, check],
         selection=dg.AssetSelection.checks(check),
@@ -146,15 +154,15 @@ def test_eviction_watch_fails_loudly_for_a_partial_session_near_eviction(
     platform = make_platform(s3_endpoint, stac_api_url, tmp_path, unique, sim)
     instance = dg.DagsterInstance.ephemeral()
     session_id = sim.data.stations["INS"].entity_set("Sessions", sim.data.now())[0][0]["SessionId"]
-    key = session_key("INS", session_id)
+    key = session_id
     instance.add_dynamic_partitions(SESSIONS.name or "", [key])
     staged = materialize(platform, instance, key)
     assert staged.success and metadata(staged)["complete"] is False
 
-    near = run_check(build_cadip(CollectionNames(), ["INS"], DAILY, timedelta(days=8)), instance, platform)
+    near = run_check(build_cadip(["INS"], DAILY, timedelta(days=8)), instance, platform)
     assert near.passed is False and near.severity == dg.AssetCheckSeverity.ERROR
     assert key in near.metadata["at_risk"].value
-    far = run_check(build_cadip(CollectionNames(), ["INS"], DAILY, timedelta(hours=1)), instance, platform)
+    far = run_check(build_cadip(["INS"], DAILY, timedelta(hours=1)), instance, platform)
     assert far.passed is True
 
 
@@ -184,14 +192,14 @@ def test_discovery_backfills_a_past_day_as_session_partitions(
     )
     instance = dg.DagsterInstance.ephemeral()
     result = dg.materialize(
-        [ASSETS["cadip_discovery"], ASSET],
-        selection=[ASSETS["cadip_discovery"]],
-        partition_key=dg.MultiPartitionKey({"day": day, "station": "INS"}),
+        [ASSETS["ins/cadip_discovery"], ASSET],
+        selection=[ASSETS["ins/cadip_discovery"]],
+        partition_key=day,
         instance=instance,
         resources=platform.resources(),
     )
     assert result.success
-    keys = [session_key("INS", s) for s in expected]
+    keys = list(expected)
     assert instance.get_dynamic_partitions(SESSIONS.name or "") == keys
     assert instance.get_materialized_partitions(ASSET.key) == set(keys)
     catalog = StacApiCatalog(stac_api_url, OwnerNamespace(owner=platform.owner))
@@ -264,7 +272,7 @@ def test_restart_from_the_stored_cursor_loses_and_duplicates_nothing(
     station.publish_session(random.Random(3), 99, latest + timedelta(minutes=1))
     after = tick(restarted, path, first.cursor)
     new_session = max(station.sessions, key=lambda s: s["_visible"])["SessionId"]
-    assert [r.partition_key for r in after.run_requests or []] == [session_key("INS", new_session)]
+    assert [r.partition_key for r in after.run_requests or []] == [new_session]
     assert not seen & {r.run_key for r in after.run_requests or []}
 
 
@@ -290,11 +298,7 @@ def test_an_older_listing_finishing_last_keeps_every_staged_file_in_the_item(
     def run(client: StationClient) -> SessionReport:
         return stage_session(
             client,
-            storage.transfer(),  # type: ignore[attr-defined]
-            catalog_res.catalog(),  # type: ignore[attr-defined]
-            platform.owner,
-            CollectionNames(),
-            storage.rules(),  # type: ignore[attr-defined]
+            services_of(storage, catalog_res),  # type: ignore[arg-type]
             session_id,
             2,
         )

@@ -232,14 +232,10 @@ def test_the_live_demo_stages_converts_and_publishes(dev: dict[str, int]) -> Non
     deadline = time.monotonic() + 480
     seen: dict[str, object] = {}
     while time.monotonic() < deadline:
-        sessions = _materializations(dev["ui"], "cadip_sessions")
+        ins, mps = (_materializations(dev["ui"], f"{s}/cadip_sessions") for s in ("ins", "mps"))
         seen = {
-            "INS session complete": any(
-                m["partition"].startswith("INS:") and m.get("complete") for m in sessions
-            ),
-            "MPS session with files": any(
-                m["partition"].startswith("MPS:") and (m.get("files_staged") or 0) > 0 for m in sessions
-            ),
+            "INS session complete": any(m.get("complete") for m in ins),
+            "MPS session with files": any((m.get("files_staged") or 0) > 0 for m in mps),
             "AUX normalized": any(
                 (m.get("normalized") or 0) > 0 for m in _materializations(dev["ui"], "adgs/aux_unpacked")
             ),
@@ -280,7 +276,7 @@ def test_a_browser_sees_the_asset_graph_and_a_sessions_completeness(dev: dict[st
     if not chromium.exists():
         pytest.fail("Debian's chromium is not installed: scripts/test installs it")
     url = f"http://127.0.0.1:{dev['ui']}"
-    complete = [m for m in _materializations(dev["ui"], "cadip_sessions") if m.get("complete")]
+    complete = [m for m in _materializations(dev["ui"], "ins/cadip_sessions") if m.get("complete")]
     assert complete, "the live demo test materializes sessions first"
     partition = complete[0]["partition"]
     shots = ROOT / "test-output" / "browser"
@@ -295,7 +291,9 @@ def test_a_browser_sees_the_asset_graph_and_a_sessions_completeness(dev: dict[st
                 page.get_by_text(group, exact=True).first.wait_for(timeout=60_000)
             page.screenshot(path=str(shots / "asset-graph.png"))
 
-            page.goto(f"{url}/assets/cadip_sessions?view=partitions&partition={quote(partition, safe='')}")
+            page.goto(
+                f"{url}/assets/ins/cadip_sessions?view=partitions&partition={quote(partition, safe='')}"
+            )
             _dismiss_welcome(page)
             label = page.get_by_text("completeness", exact=True).first
             label.wait_for(timeout=60_000)
@@ -304,7 +302,7 @@ def test_a_browser_sees_the_asset_graph_and_a_sessions_completeness(dev: dict[st
             page.screenshot(path=str(shots / "cadip-session-partition.png"))
         finally:
             browser.close()
-    assert partition.split(":", 1)[1] in text
+    assert partition in text
     channels = [line for line in text.splitlines() if "complete (" in line and "blocks)" in line]
     assert len(channels) >= 2, text[-2000:]
     assert (shots / "asset-graph.png").stat().st_size > 10_000

@@ -16,7 +16,6 @@ from stac_pydantic import Item as StacItem
 from rs_assets.assets.partitions import daily_partitions
 from rs_assets.assets.prip import build_prip
 from rs_assets.core.catalog import OwnerNamespace, StacApiCatalog
-from rs_assets.core.catalog.mapping import CollectionNames
 from rs_assets.simulator.config import SimStation
 from rs_assets.simulator.samples import S1_GRDH
 from rs_assets.simulator.server import StationSimulator
@@ -27,7 +26,7 @@ from tests.stac_schemas import assert_publishable
 pytest.importorskip("eopf", reason="the eopf extra is installed by scripts/test")
 
 DAY = HISTORY_END.date()
-PRIP = build_prip(["PRIP"], daily_partitions("2026-11-01"), CollectionNames())
+PRIP = build_prip(["PRIP"], daily_partitions("2026-11-01"))
 ASSETS = {a.key.to_user_string(): a for a in PRIP.assets or []}  # type: ignore[union-attr]
 STAGING = "s1-prip-iw_grdh_1s"
 OUTPUT = "s01siwgrd"

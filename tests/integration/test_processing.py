@@ -24,7 +24,6 @@ from rs_assets.assets.partitions import daily_partitions
 from rs_assets.assets.prip import build_prip
 from rs_assets.assets.processing import build_processing, process_on_demand
 from rs_assets.core.catalog import Catalog, OwnerNamespace, SqliteCatalog, StacApiCatalog
-from rs_assets.core.catalog.mapping import CollectionNames
 from rs_assets.core.catalog.zarr_item import converted_item, read_stac_discovery
 from rs_assets.core.storage.object_store import ObjectStore, split_href
 from rs_assets.core.storage.trees import upload_store
@@ -51,7 +50,7 @@ GRD_BBOX = (11.865704, 40.876698, 15.321935, 42.780445)
 
 
 def definitions(processors: Path = DEFAULT_PROCESSORS) -> dict[str, dg.AssetsDefinition]:
-    prip = build_prip(["PRIP"], daily_partitions("2026-11-01"), CollectionNames())
+    prip = build_prip(["PRIP"], daily_partitions("2026-11-01"))
     assets = {a.key.to_user_string(): a for a in prip.assets or []}  # type: ignore[union-attr]
     processing = build_processing(load_processors_file(processors), assets)
     return assets | {a.key.to_user_string(): a for a in processing.assets or []}  # type: ignore[union-attr]

@@ -4,6 +4,7 @@ import pytest
 
 from rs_assets.core.catalog.mapping import CollectionNames
 from rs_assets.core.errors import RsAssetsError
+from rs_assets.core.services import Placement
 from rs_assets.core.staging.sessions import completeness, earliest_eviction, eviction_at_risk, plan_session
 from rs_assets.core.station.models import File, Session
 from rs_assets.core.storage.bucket_rules import BucketRules
@@ -87,7 +88,9 @@ def test_eviction_watch() -> None:
 
 def test_plan_puts_files_under_the_session_item() -> None:
     rules = BucketRules.parse("*,*,*,7,cadu-bucket\n")
-    plan = plan_session(session(), [file(2, 1), file(1, 1)], "copernicus", CollectionNames(), rules)
+    plan = plan_session(
+        session(), [file(2, 1), file(1, 1)], Placement("copernicus", CollectionNames(), rules)
+    )
     assert plan.collection == "s01-cadip-session" and plan.bucket == "cadu-bucket"
     assert [t.key for t in plan.tasks] == [
         f"copernicus/s01-cadip-session/{SESSION_ID}/DCS_04_{SESSION_ID}_ch1_DSDB_00001.raw",
@@ -99,4 +102,6 @@ def test_plan_puts_files_under_the_session_item() -> None:
 def test_plan_refuses_files_of_another_session() -> None:
     stray = file(1, 1).model_copy(update={"SessionId": "S1A_other"})
     with pytest.raises(RsAssetsError, match="files of another session"):
-        plan_session(session(), [stray], "copernicus", CollectionNames(), BucketRules.parse("*,*,*,7,b-1\n"))
+        plan_session(
+            session(), [stray], Placement("copernicus", CollectionNames(), BucketRules.parse("*,*,*,7,b-1\n"))
+        )

@@ -23,21 +23,19 @@ from pathlib import Path
 from typing import Any
 
 from ..archives.normalization import archive_assets, normalize_item
-from ..catalog import Catalog
 from ..catalog.mapping import set_expires
 from ..catalog.output_rules import OutputRule, default_output_collection, resolve_output_collection
 from ..catalog.publication import publish
 from ..catalog.zarr_item import converted_item, read_stac_discovery
 from ..errors import RsAssetsError
 from ..heap import frozen_heap
-from ..staging.parallel import StageTask, stage_all
+from ..services import Services, WithServices
+from ..staging.parallel import stage_all
+from ..staging.products import TaskFactory
 from ..station.client import StationClient
-from ..station.models import Product
 from ..station.odata import F
-from ..storage.bucket_rules import BucketRules
-from ..storage.ledger import ManifestEntry
+from ..storage.ledger import ManifestEntry, add_to_manifest, manifest_key, read_manifest
 from ..storage.object_store import ObjectStore, split_href
-from ..storage.transfer import Transfer
 from ..storage.trees import fetch_tree, upload_store
 from ..timeutil import utcnow
 from .converters import ConverterRegistry, ProductInfo, load_converter
@@ -218,18 +216,15 @@ class ConversionReport:
 
 
 @dataclass
-class Conversion:
+class Conversion(WithServices):
     """Everything a conversion needs besides the item: where things go and where jobs run.
 
     With a Dask ``client`` each job runs on a worker (which reaches S3 at ``endpoint`` with its own
     credentials); without one, jobs run here, one at a time, each already using both cores.
     """
 
-    store: ObjectStore
-    catalog: Catalog
+    services: Services
     registry: ConverterRegistry
-    rules: BucketRules
-    owner: str
     outputs: Sequence[OutputRule] = ()
     work_dir: str | None = None
     client: Any = None
@@ -323,6 +318,31 @@ class Conversion:
         report.seconds = time.monotonic() - started
         return report
 
+    def convert_partition(
+        self,
+        bucket: str,
+        staged_ledger: str,
+        converted_ledger: str,
+        partition: str,
+        on_planned: Callable[[int], None] | None = None,
+        on_done: Callable[[str | None], None] | None = None,
+    ) -> tuple[ConversionReport, int]:
+        """Convert what a staging partition's ledger lists and is still staged; returns the report and how many
+        were converted before (their staged item is gone: it is removed only after the Zarr item is published).
+        What was converted is merged into ``converted_ledger``, which the steps after conversion read."""
+        entries = read_manifest(self.store, bucket, manifest_key(staged_ledger, partition)) or []
+        staged = []
+        for entry in entries:
+            current = self.catalog.get_item(entry.collection, entry.item["id"])
+            if current is not None:
+                staged.append((current, entry.collection))
+        if on_planned:
+            on_planned(len(staged))
+        report = self.convert_many(staged, on_done)
+        fresh = [ManifestEntry(c.collection, c.item) for c in report.converted]
+        add_to_manifest(self.store, bucket, manifest_key(converted_ledger, partition), fresh)
+        return report, len(entries) - len(staged)
+
     def convert_planned(
         self,
         planned: Sequence[Planned],
@@ -380,21 +400,21 @@ def requested_item(stac_input: str, timeout: float = 30.0) -> Item:
 
 
 def staged_or_stage(
-    catalog: Catalog,
+    services: Services,
     requested: Item,
     collection: str | None,
     clients: Sequence[StationClient],
-    transfer: Transfer,
-    make_task: Callable[[Product, str | None], StageTask],
+    task: TaskFactory,
 ) -> tuple[Item, str]:
     """The staged item of ``requested``: from the staging collection, else staged now from the first station
     that has it."""
-    item_id = requested["id"]
+    catalog, item_id = services.catalog, requested["id"]
     staged = catalog.get_item(collection, item_id) if collection else None
     if staged is not None and collection is not None:
         return staged, collection
     for client in clients:
-        products = client.products(F("Name").eq(item_id))
+        with services.lease(client.name):
+            products = client.products(F("Name").eq(item_id))
         if products:
             break
     else:
@@ -402,15 +422,16 @@ def staged_or_stage(
         raise RsAssetsError(
             f"{item_id} is neither staged in {collection or 'the catalog'} nor at station {names}"
         )
-    task = make_task(products[0], collection)
-    report = stage_all(client, transfer, [task], 1)
+    planned = task(products[0], services.placement, collection)
+    with services.lease(client.name):
+        report = stage_all(client, services.transfer, [planned], 1)
     if report.failed:
         raise RsAssetsError(f"staging {item_id} from {client.name!r} failed: {report.failed[0].error}")
-    publish(catalog, [ManifestEntry(task.collection, o.item) for o in report.succeeded if o.item])
-    staged = catalog.get_item(task.collection, item_id)
+    publish(catalog, [ManifestEntry(planned.collection, o.item) for o in report.succeeded if o.item])
+    staged = catalog.get_item(planned.collection, item_id)
     if staged is None:
-        raise RsAssetsError(f"{item_id} was staged but is not in {task.collection}")
-    return staged, task.collection
+        raise RsAssetsError(f"{item_id} was staged but is not in {planned.collection}")
+    return staged, planned.collection
 
 
 def _describe(exc: BaseException) -> str:

@@ -18,13 +18,11 @@ from typing import Any, Literal
 
 from ..archives.normalization import archive_assets, normalize_item
 from ..catalog import Catalog
-from ..catalog.mapping import CollectionNames
 from ..errors import RsAssetsError
+from ..services import Services
 from ..staging.products import TaskFactory, ValCoverWindow, stage_valcover
 from ..station.client import StationClient
-from ..storage.bucket_rules import BucketRules
 from ..storage.object_store import ObjectStore
-from ..storage.transfer import Transfer
 from ..timeutil import parse_datetime
 from .queries import AdfQuery
 
@@ -168,11 +166,7 @@ class AuxipStager:
     """Stages what an ADF search lacks from every AUXIP, into the collection the search looks in."""
 
     clients: Sequence[StationClient]
-    transfer: Transfer
-    catalog: Catalog
-    owner: str
-    names: CollectionNames
-    rules: BucketRules
+    services: Services
     task: TaskFactory
 
     def __call__(self, query: AdfQuery) -> str:
@@ -186,16 +180,7 @@ class AuxipStager:
         if not serving:
             return f"no AUXIP serves {window.product_type} ({', '.join(c.name for c in self.clients)} do not list it)"
         staged = stage_valcover(
-            serving,
-            self.transfer,
-            self.catalog,
-            window,
-            latest=latest,
-            collection=query.collection,
-            owner=self.owner,
-            names=self.names,
-            rules=self.rules,
-            task=self.task,
+            serving, self.services, window, latest=latest, collection=query.collection, task=self.task
         )
         failed = staged.report.failed
         notes = [

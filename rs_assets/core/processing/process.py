@@ -24,13 +24,12 @@ from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
-from ..catalog import Catalog
 from ..catalog.mapping import declare_used_extensions, set_expires
 from ..catalog.output_rules import OutputRule, default_output_collection, resolve_output_collection
 from ..catalog.zarr_item import derived_from_link, read_stac_discovery, store_item
 from ..conversion.convert import S3Endpoint
 from ..errors import RsAssetsError
-from ..storage.bucket_rules import BucketRules
+from ..services import Services, WithServices
 from ..storage.object_store import ObjectStore, split_href
 from ..storage.trees import ROOT_METADATA
 from ..timeutil import format_datetime, parse_datetime, utcnow
@@ -227,17 +226,14 @@ def _software() -> str:
 
 
 @dataclass
-class Processing:
+class Processing(WithServices):
     """The services a run uses; built once per Dagster run or CLI command.
 
     With a Dask ``client``, each run's job goes to a worker, which reaches S3 at ``endpoint`` with its own
     credentials; without one, it runs here.
     """
 
-    store: ObjectStore
-    catalog: Catalog
-    rules: BucketRules
-    owner: str
+    services: Services
     stager: Stager | None = None
     work_dir: str | None = None
     client: Any = None

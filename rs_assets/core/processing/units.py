@@ -8,10 +8,11 @@ runs, naming the tasktable, the step and the product.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .tasktable import Step, Tasktable, TasktableError, Unit
+from .tasktable import ProductUse, Step, Tasktable, TasktableError, Unit
 
 PIPELINE_INPUT = "pipeline_input"
 PIPELINE_OUTPUT = "pipeline_output"
@@ -155,16 +156,22 @@ def _pipeline(tasktable: Tasktable, name: str, mode: str | None) -> list[Planned
     return planned
 
 
+def _declared(tasktable: Tasktable, uses: Sequence[ProductUse], name: str, problem: str) -> ProductUse:
+    """The unit's declaration of ``name``: a step may wire only what its unit declares."""
+    for use in uses:
+        if use.name == name:
+            return use
+    raise _fail(tasktable, problem)
+
+
 def _wire_inputs(
     tasktable: Tasktable, step: Step, unit: Unit, mode: str | None, produced: set[str], where: str
 ) -> dict[str, str]:
-    declared = {u.name: u for u in unit.input_products}
     inputs: dict[str, str] = {}
     for name, source in step.input_products.items():
-        use = declared.get(name)
-        if use is None:
-            raise _fail(tasktable, f"{where}: {name!r} is not an input of unit {unit.name}")
-        if not use.active_in(mode):
+        if not _declared(
+            tasktable, unit.input_products, name, f"{where}: {name!r} is not an input of unit {unit.name}"
+        ).active_in(mode):
             continue
         if source == PIPELINE_INPUT:
             inputs[name] = name
@@ -187,12 +194,11 @@ def _wire_inputs(
 def _wire_outputs(
     tasktable: Tasktable, step: Step, unit: Unit, mode: str | None, where: str
 ) -> dict[str, str]:
-    declared = {u.name: u for u in unit.output_products}
     outputs: dict[str, str] = {}
     for name, role in step.output_products.items():
-        use = declared.get(name)
-        if use is None:
-            raise _fail(tasktable, f"{where}: {name!r} is not an output of unit {unit.name}")
+        use = _declared(
+            tasktable, unit.output_products, name, f"{where}: {name!r} is not an output of unit {unit.name}"
+        )
         if role not in (PIPELINE_OUTPUT, PIPELINE_INTERNAL):
             raise _fail(
                 tasktable,

@@ -8,9 +8,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Literal
 
-from ..catalog import Catalog
 from ..catalog.mapping import (
-    CollectionNames,
     aux_item,
     platform_of_product,
     prip_item,
@@ -19,12 +17,12 @@ from ..catalog.mapping import (
 )
 from ..catalog.publication import publish
 from ..errors import RsAssetsError
+from ..services import Lease, Placement, Services, no_lease
 from ..station.client import StationClient
 from ..station.models import Product
 from ..station.odata import AttributeEquals, Expr, F, Or, all_of
-from ..storage.bucket_rules import BucketRules
 from ..storage.ledger import ManifestEntry
-from ..storage.transfer import Source, Transfer
+from ..storage.transfer import Source
 from ..timeutil import format_datetime
 from .parallel import StageOutcome, StageTask, StagingReport, object_key, stage_all
 
@@ -131,16 +129,13 @@ ItemBuilder = Callable[[Product, str], dict]
 
 
 def product_task(
-    product: Product,
-    owner: str,
-    collection: str,
-    rules: BucketRules,
-    build_item: ItemBuilder,
+    product: Product, placement: Placement, collection: str, build_item: ItemBuilder
 ) -> StageTask:
-    """Stage ``product`` to ``{owner}/{collection}/{name}/{name}`` in the bucket its rule picks."""
+    """Stage ``product`` to ``{owner}/{collection}/{item id}/{name}`` in the bucket its rule picks."""
+    owner = placement.owner
     product_type = str(product.attribute("productType") or "*")
-    placement = rules.place(owner, collection, product_type)
-    expires = placement.expires(product.PublicationDate) if product.PublicationDate else None
+    where = placement.rules.place(owner, collection, product_type)
+    expires = where.expires(product.PublicationDate) if product.PublicationDate else None
 
     def build(href: str) -> dict:
         item = build_item(product, href)
@@ -150,7 +145,7 @@ def product_task(
     item_id = product_item_id(product.Name)
     return StageTask(
         source=Source("Products", product.Id, product.Name, product.ContentLength, product.md5),
-        bucket=placement.bucket,
+        bucket=where.bucket,
         key=object_key(owner, collection, item_id, product.Name),
         collection=collection,
         item_id=item_id,
@@ -158,31 +153,25 @@ def product_task(
     )
 
 
-def aux_task(
-    product: Product, owner: str, names: CollectionNames, rules: BucketRules, collection: str | None = None
-) -> StageTask:
-    collection = collection or names.for_aux(platform_of_product(product))
-    return product_task(product, owner, collection, rules, aux_item)
+def aux_task(product: Product, placement: Placement, collection: str | None = None) -> StageTask:
+    collection = collection or placement.names.for_aux(platform_of_product(product))
+    return product_task(product, placement, collection, aux_item)
 
 
-def prip_task(
-    product: Product, owner: str, names: CollectionNames, rules: BucketRules, collection: str | None = None
-) -> StageTask:
+def prip_task(product: Product, placement: Placement, collection: str | None = None) -> StageTask:
     product_type = str(product.attribute("productType") or "")
     if not product_type:
         raise RsAssetsError("no productType attribute")
-    collection = collection or names.for_prip(platform_of_product(product), product_type)
-    return product_task(product, owner, collection, rules, prip_item)
+    collection = collection or placement.names.for_prip(platform_of_product(product), product_type)
+    return product_task(product, placement, collection, prip_item)
 
 
-TaskFactory = Callable[[Product, str, CollectionNames, BucketRules, str | None], StageTask]
+TaskFactory = Callable[[Product, Placement, str | None], StageTask]
 
 
 def plan(
     products: Sequence[Product],
-    owner: str,
-    names: CollectionNames,
-    rules: BucketRules,
+    placement: Placement,
     collection: str | None = None,
     task: TaskFactory = aux_task,
 ) -> tuple[list[StageTask], list[str]]:
@@ -191,14 +180,14 @@ def plan(
     errors: list[str] = []
     for product in products:
         try:
-            tasks.append(task(product, owner, names, rules, collection))
+            tasks.append(task(product, placement, collection))
         except RsAssetsError as exc:
             errors.append(f"{product.Name}: {exc}")
     return tasks, errors
 
 
 def select_valcover(
-    clients: Sequence[StationClient], window: ValCoverWindow, latest: bool
+    clients: Sequence[StationClient], window: ValCoverWindow, latest: bool, lease: Lease = no_lease
 ) -> list[tuple[StationClient, Product]]:
     """What the stations that serve the type hold for the window, each product once (from the first station that
     lists it); LatestValCover keeps the most recently created of them all."""
@@ -206,7 +195,9 @@ def select_valcover(
     for client in clients:
         if not client.config.serves(window.product_type):
             continue
-        for product in client.products(window.odata()):
+        with lease(client.name):
+            products = client.products(window.odata())
+        for product in products:
             found.setdefault(product.Name, (client, product))
     if latest and found:
         newest = latest_created([product for _, product in found.values()])[0]
@@ -228,15 +219,11 @@ class ValCoverStaging:
 
 def stage_valcover(
     clients: Sequence[StationClient],
-    transfer: Transfer,
-    catalog: Catalog,
+    services: Services,
     window: ValCoverWindow,
     *,
     latest: bool,
     collection: str,
-    owner: str,
-    names: CollectionNames,
-    rules: BucketRules,
     task: TaskFactory,
     on_planned: Callable[[int], None] | None = None,
     on_done: Callable[[StageOutcome], None] | None = None,
@@ -246,7 +233,8 @@ def stage_valcover(
 
     A product the rules cannot place fails the whole request before anything is written.
     """
-    selected = select_valcover(clients, window, latest)
+    catalog = services.catalog
+    selected = select_valcover(clients, window, latest, services.lease)
     catalog.ensure_collection(collection)
     present = catalog.existing_ids(collection, [product_item_id(p.Name) for _, p in selected])
     by_station: dict[str, tuple[StationClient, list[StageTask]]] = {}
@@ -254,7 +242,7 @@ def stage_valcover(
     for client, product in selected:
         if product_item_id(product.Name) in present:
             continue
-        tasks, failed = plan([product], owner, names, rules, collection, task)
+        tasks, failed = plan([product], services.placement, collection, task)
         errors += failed
         by_station.setdefault(client.name, (client, []))[1].extend(tasks)
     if errors:
@@ -264,9 +252,10 @@ def stage_valcover(
     report = StagingReport()
     started = clock.monotonic()
     for client, tasks in by_station.values():
-        report.outcomes += stage_all(
-            client, transfer, tasks, client.config.max_parallel_downloads, on_done
-        ).outcomes
+        with services.lease(client.name):
+            report.outcomes += stage_all(
+                client, services.transfer, tasks, client.config.max_parallel_downloads, on_done
+            ).outcomes
     report.seconds = clock.monotonic() - started
     staged = ValCoverStaging([p for _, p in selected], present, report, {p.Name: c.name for c, p in selected})
     publish(catalog, [ManifestEntry(collection, item) for item in staged.items])

@@ -11,14 +11,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 
-from ..catalog import Catalog
-from ..catalog.mapping import CollectionNames, platform_of_satellite, session_item
+from ..catalog.mapping import platform_of_satellite, session_item
 from ..errors import RsAssetsError
+from ..services import Placement, Services
 from ..station.client import StationClient
 from ..station.models import File, Session
 from ..station.odata import Expr, F, all_of
-from ..storage.bucket_rules import BucketRules
-from ..storage.transfer import Source, Transfer
+from ..storage.transfer import Source
 from .parallel import StageOutcome, StageTask, StagingReport, object_key, stage_all
 
 
@@ -111,12 +110,11 @@ class SessionPlan:
     tasks: list[StageTask] = field(default_factory=list)
 
 
-def plan_session(
-    session: Session, files: Sequence[File], owner: str, names: CollectionNames, rules: BucketRules
-) -> SessionPlan:
+def plan_session(session: Session, files: Sequence[File], placement: Placement) -> SessionPlan:
     """Staging tasks for every file of ``session``: ``{owner}/{collection}/{SessionId}/{file name}``."""
-    collection = names.for_session(platform_of_satellite(session.Satellite))
-    placement = rules.place(owner, collection, "*")
+    owner = placement.owner
+    collection = placement.names.for_session(platform_of_satellite(session.Satellite))
+    where = placement.rules.place(owner, collection, "*")
     foreign = [f.Name for f in files if f.SessionId != session.SessionId]
     if foreign:
         raise RsAssetsError(
@@ -125,7 +123,7 @@ def plan_session(
     tasks = [
         StageTask(
             source=Source("Files", f.Id, f.Name, f.Size),
-            bucket=placement.bucket,
+            bucket=where.bucket,
             key=object_key(owner, collection, session.SessionId, f.Name),
             collection=collection,
             item_id=session.SessionId,
@@ -133,7 +131,7 @@ def plan_session(
         )
         for f in sorted(files, key=lambda f: (f.Channel, f.BlockNumber))
     ]
-    return SessionPlan(collection, placement.bucket, tasks)
+    return SessionPlan(collection, where.bucket, tasks)
 
 
 @dataclass(frozen=True)
@@ -173,11 +171,7 @@ class SessionReport:
 
 def stage_session(
     client: StationClient,
-    transfer: Transfer,
-    catalog: Catalog,
-    owner: str,
-    names: CollectionNames,
-    rules: BucketRules,
+    services: Services,
     session_id: str,
     parallel: int,
     on_done: Callable[[StageOutcome], None] | None = None,
@@ -191,10 +185,11 @@ def stage_session(
         )
     session = found[0]
     files = client.files(session_files_filter(session_id))
-    plan = plan_session(session, files, owner, names, rules)
+    plan = plan_session(session, files, services.placement)
     if on_planned:
         on_planned(len(plan.tasks))
-    report = stage_all(client, transfer, plan.tasks, parallel, on_done)
+    report = stage_all(client, services.transfer, plan.tasks, parallel, on_done)
+    catalog = services.catalog
     staged = {o.task.source.name: o.result.object.href for o in report.succeeded if o.result}
     done = [f for f in files if f.Name in staged]
     if staged:

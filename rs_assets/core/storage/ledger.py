@@ -54,6 +54,12 @@ def merge(old: list[ManifestEntry] | None, new: list[ManifestEntry]) -> list[Man
     return list(merged.values())
 
 
+def add_to_manifest(store: ObjectStore, bucket: str, key: str, entries: list[ManifestEntry]) -> None:
+    """Merge ``entries`` into the manifest at ``key``: a re-run adds to what earlier runs recorded."""
+    if entries:
+        write_manifest(store, bucket, key, merge(read_manifest(store, bucket, key), entries))
+
+
 class Ledger:
     """The manifest of one partition plus an in-progress marker.
 
