@@ -374,7 +374,9 @@ def set_expires(item: dict[str, Any], expires: datetime | None) -> None:
     """The retention the bucket rules give, as the timestamps extension's ``expires``."""
     if expires is not None:
         item["properties"]["expires"] = format_item_datetime(expires)
-        declare_used_extensions(item)
+        declared = item.setdefault("stac_extensions", [])
+        if TIMESTAMPS_SCHEMA not in declared:
+            item["stac_extensions"] = sorted([*declared, TIMESTAMPS_SCHEMA])
 
 
 def in_rs_form(properties: Mapping[str, Any], where: str) -> dict[str, Any]:
