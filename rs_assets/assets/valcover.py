@@ -9,7 +9,7 @@ from pydantic import Field
 
 from rs_assets.assets.automation import automation_sensor
 from rs_assets.assets.products import ProductFamily
-from rs_assets.assets.reporting import fail_if_any, staging_metadata
+from rs_assets.assets.reporting import fail_if_any, failure_list, staging_metadata
 from rs_assets.assets.stations import asset_key
 from rs_assets.core.staging.products import ValCoverWindow, stage_valcover
 from rs_assets.core.timeutil import parse_datetime
@@ -59,10 +59,13 @@ def build_family_jobs(family: ProductFamily, station_names: list[str]) -> dg.Def
             ),
         )
         items = staged.items
+        for note in staged.lax:
+            context.log.warning(note)
         metadata = staging_metadata(staged.report) | {
             "selected": dg.MetadataValue.int(len(staged.selected)),
             "already_in_catalog": dg.MetadataValue.int(len(staged.already)),
             "stations": dg.MetadataValue.json(staged.stations),
+            "outside_the_selection": failure_list(staged.lax),
             "items": dg.MetadataValue.json(
                 [{"id": i["id"], "assets": {k: a["href"] for k, a in i["assets"].items()}} for i in items]
             ),

@@ -58,6 +58,28 @@ def resources() -> dict[str, Any]:
         raise click.ClickException(f"settings: {exc}") from None
 
 
+class DateTimeParam(click.ParamType):
+    """An ISO 8601 datetime, read as the stations write them (UTC when no zone is given)."""
+
+    name = "datetime"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        from rs_assets.core.timeutil import parse_datetime
+
+        try:
+            parsed = parse_datetime(value)
+        except ValueError as exc:
+            self.fail(
+                f"{value!r} is not an ISO 8601 datetime such as 2025-08-07T11:51:12.509Z ({exc})", param, ctx
+            )
+        if parsed is None:
+            self.fail("a datetime is required, such as 2025-08-07T11:51:12.509Z", param, ctx)
+        return parsed
+
+
+DATETIME = DateTimeParam()
+
+
 def services(res: dict[str, Any]) -> Any:
     """The core's ``Services`` from the command's resources, as a run builds them (no pool: no run shares them)."""
     from rs_assets.resources.services import services_of

@@ -5,11 +5,21 @@ They run the same core code as the assets, with the same settings (``RS_ASSETS_*
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import click
 
-from rs_assets.cli.context import emit, failures_as_exit, progress_bar, resources, services, stderr, table
+from rs_assets.cli.context import (
+    DATETIME,
+    emit,
+    failures_as_exit,
+    progress_bar,
+    resources,
+    services,
+    stderr,
+    table,
+)
 
 
 def _station_kind(stations: Any, name: str) -> str:
@@ -55,24 +65,37 @@ def stage_session_command(station: str, session_id: str, as_json: bool) -> None:
     }
     channels = table("channel", "blocks", "state")
     for c in report.state.channels:
-        channels.add_row(str(c.channel), str(len(set(c.blocks))), c.summary)
+        channels.add_row(str(c.channel), str(len(c.blocks)), c.summary)
+    if not report.staged:
+        payload["item"] = None
     emit(
         as_json,
         payload,
         channels,
         f"{session_id}: {payload['staged']} staged, {payload['skipped']} already there, "
         f"{len(payload['failed'])} failed, {staging.transferred_bytes / 1e6:.1f} MB at {payload['mb_per_s']} MB/s; "
-        f"{'complete' if report.state.complete else 'partial'}; item {payload['item']}",
+        f"{'complete' if report.state.complete else 'partial'}; "
+        + (f"item {payload['item']}" if payload["item"] else "no item published: no file is staged"),
     )
     if staging.failed:
+        if not as_json:
+            for reason in payload["failed"][:FAILURES_SHOWN]:
+                stderr.print(f"failed: {reason}", markup=False, highlight=False, soft_wrap=True)
+            if len(payload["failed"]) > FAILURES_SHOWN:
+                stderr.print(
+                    f"... and {len(payload['failed']) - FAILURES_SHOWN} more (--json lists them all)"
+                )
         raise SystemExit(1)
+
+
+FAILURES_SHOWN = 20
 
 
 @click.command("valcover")
 @click.argument("station")
 @click.option("--type", "product_type", required=True, help="Product type, e.g. AUX_PP2 or IW_GRDH_1S.")
-@click.option("--start", required=True, help="Window start, e.g. 2025-08-07T11:51:12.509Z.")
-@click.option("--end", required=True, help="Window end.")
+@click.option("--start", type=DATETIME, required=True, help="Window start, e.g. 2025-08-07T11:51:12.509Z.")
+@click.option("--end", type=DATETIME, required=True, help="Window end.")
 @click.option("--collection", required=True, help="Target collection (without owner prefix).")
 @click.option("--latest", is_flag=True, help="LatestValCover: only the most recently created product.")
 @click.option("--dta", type=float, default=0.0, show_default=True, help="Margin before start, seconds.")
@@ -81,8 +104,8 @@ def stage_session_command(station: str, session_id: str, as_json: bool) -> None:
 def valcover_command(
     station: str,
     product_type: str,
-    start: str,
-    end: str,
+    start: datetime,
+    end: datetime,
     collection: str,
     latest: bool,
     dta: float,
@@ -93,7 +116,6 @@ def valcover_command(
     ``auxip``/``prip`` for every station of the kind that serves the product type."""
     from rs_assets.core.catalog.mapping import product_item_id
     from rs_assets.core.staging.products import ValCoverWindow, aux_task, prip_task, stage_valcover
-    from rs_assets.core.timeutil import parse_datetime
 
     res = resources()
     with failures_as_exit():
@@ -106,10 +128,7 @@ def valcover_command(
             kind, names = _station_kind(res["stations"], station), [station]
         if kind == "cadip":
             raise click.ClickException(f"{station} is a CADIP station: ValCover applies to AUXIP and PRIP")
-        begin, finish = parse_datetime(start), parse_datetime(end)
-        if begin is None or finish is None:
-            raise click.ClickException("--start and --end must be datetimes")
-        window = ValCoverWindow(begin, finish, product_type, dta, dtb)
+        window = ValCoverWindow(start, end, product_type, dta, dtb)
         shared = services(res)
         catalog = shared.catalog
         with progress_bar(f"ValCover {product_type}", quiet=as_json) as (set_total, advance):
@@ -129,7 +148,11 @@ def valcover_command(
         "already_in_catalog": sorted(staged.already),
         "staged": [{"id": i["id"], "url": catalog.item_url(collection, i["id"])} for i in items],
         "failed": [f"{o.task.source.name}: {o.error}" for o in staged.report.failed],
+        "outside_the_selection": staged.lax,
     }
+    if not as_json:
+        for note in staged.lax:
+            stderr.print(f"left out: {note}", markup=False, highlight=False, soft_wrap=True)
     failed = {o.task.source.name: o.error for o in staged.report.failed}
     rows = table("product", "state")
     for product in staged.selected:
@@ -163,13 +186,14 @@ def convert_command(
     from rs_assets.core.conversion.convert import requested_item, staged_or_stage
     from rs_assets.core.staging.products import prip_task
 
+    with failures_as_exit():
+        requested = requested_item(stac_input)  # before anything is opened: a bad input writes nothing
     res = resources()
     storage, cat_res, conversion = res["storage"], res["catalog"], res["conversion"]
     with failures_as_exit():
         prips = [station] if station else [s.name for s in res["stations"].stations().of_kind("prip")]
         shared = services(res)
         conv = conversion.conversion(shared, storage)
-        requested = requested_item(stac_input)
         with progress_bar(f"convert {requested['id']}", quiet=as_json) as (set_total, advance):
             set_total(3)
             staged, collection = staged_or_stage(
@@ -249,6 +273,12 @@ def search_command(
     cql2 = None if not args else args[0] if len(args) == 1 else {"op": "and", "args": args}
     with failures_as_exit():
         catalog = resources()["catalog"].catalog()
+        absent = [c for c in collections if not catalog.collection_exists(c)]
+        if absent:
+            known = ", ".join(catalog.collections()[:20]) or "none"
+            raise click.ClickException(
+                f"no collection {', '.join(map(repr, absent))} in the catalog (collections: {known})"
+            )
         items = catalog.search(
             list(collections),
             filter=cql2,

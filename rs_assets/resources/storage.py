@@ -3,6 +3,7 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+import dagster as dg
 from botocore import UNSIGNED
 from botocore.config import Config
 from botocore.credentials import Credentials
@@ -98,7 +99,10 @@ class ObjectStorage(S3Resource):
         return self.client()
 
     def rules(self) -> BucketRules:
-        return BucketRules.load(self.bucket_rules_file)
+        rules = BucketRules.load(self.bucket_rules_file)
+        for warning in rules.warnings:
+            dg.get_dagster_logger().warning(warning)
+        return rules
 
     def transfer(self) -> Transfer:
         return Transfer(

@@ -38,6 +38,11 @@ class SimStation(BaseModel):
     auth: Literal["oauth2", "basic"] = Field(
         "oauth2", description="bearer tokens from /auth/token, or HTTP basic"
     )
+    ignored_filter_terms: list[str] = Field(
+        default_factory=list,
+        description="properties whose comparisons in $filter this station drops (as a lax real station does), "
+        "e.g. ['ContentDate']",
+    )
     page_cap: int = Field(1000, ge=1)
     next_link: bool = True
     redirect_downloads: bool = False

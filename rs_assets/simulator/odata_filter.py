@@ -60,6 +60,16 @@ _lexer = ODataLexer()
 _parser = ODataParser()
 
 
+def without_terms(text: str, properties: list[str]) -> str:
+    """``text`` less the ``and``-joined comparisons of ``properties`` (``ContentDate/Start lt ...``): what a lax
+    station that ignores part of a filter evaluates."""
+    for name in properties:
+        term = rf"{re.escape(name)}(?:/\w+)?\s+(?:eq|ne|lt|le|gt|ge)\s+[^\s)]+"
+        text = re.sub(rf"\s+and\s+{term}", "", text)
+        text = re.sub(rf"^{term}\s+and\s+", "", text)
+    return text
+
+
 def compile_filter(text: str, fields: set[str], capabilities: Capabilities) -> Predicate:
     """Parse ``text`` into a predicate over records whose top-level properties are ``fields``."""
     return compile_query(text, fields, capabilities)[0]

@@ -26,7 +26,13 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 from rs_assets.simulator.config import Faults, SimulatorConfig
 from rs_assets.simulator.data import SimulatorData, StationData, public
-from rs_assets.simulator.odata_filter import CAPABILITIES, FilterRejected, compile_query, parse_orderby
+from rs_assets.simulator.odata_filter import (
+    CAPABILITIES,
+    FilterRejected,
+    compile_query,
+    parse_orderby,
+    without_terms,
+)
 
 log = logging.getLogger(__name__)
 
@@ -338,7 +344,8 @@ class _Handler(BaseHTTPRequestHandler):
             options = self._options(params, entity)
             capabilities = CAPABILITIES[station.station.profile]
             if "$filter" in options:
-                predicate, since = compile_query(options["$filter"], fields, capabilities)
+                text = without_terms(options["$filter"], station.station.ignored_filter_terms)
+                predicate, since = compile_query(text, fields, capabilities)
                 if since is not None:
                     records, _ = station.published_since(entity, now, since)
                 records = [r for r in records if predicate(r)]

@@ -212,3 +212,40 @@ def test_an_on_demand_job_waits_for_its_stations_pool_and_then_stages(
         assert storage.get_concurrency_info("station-ADGS").claimed_slots == [], "the job freed its slot"
         logs = [e.message for e in instance.all_logs(result.run_id) if e.message]
         assert any("waiting for a slot of pool station-ADGS" in m for m in logs)
+
+
+def test_a_station_that_ignores_the_validity_terms_gets_only_the_window_staged(
+    simulator_factory: SimulatorFactory, s3_endpoint: str, stac_api_url: str, tmp_path: Path, unique: str
+) -> None:
+    lax = simulator_factory(
+        SimStation(
+            name="ADGS",
+            kind="auxip",
+            products_per_day=40,
+            days=2,
+            product_scale=0.05,
+            ignored_filter_terms=["ContentDate"],
+        )
+    )
+    platform = make_platform(s3_endpoint, stac_api_url, tmp_path, unique, lax)
+    products, _ = lax.data.stations["ADGS"].entity_set("Products", lax.data.now())
+    config = valcover_config(products[5], "lax-aux")
+    wanted = expected_valcover(lax, config)
+    of_type = [p for p in products if product_type_of(p) == config["product_type"]]
+    assert wanted and len(of_type) > len(wanted), "the lax station returns more than the window holds"
+    result = VALCOVER.execute_in_process(
+        run_config={"ops": {"stage_aux_valcover": {"config": config}}}, resources=platform.resources()
+    )
+    assert result.success
+    assert sorted(result.output_for_node("stage_aux_valcover")) == sorted(
+        product_item_id(p["Name"]) for p in wanted
+    )
+    downloaded = {r["path"] for r in lax.requests if r["path"].endswith("$value")}
+    assert len(downloaded) == len(wanted), "nothing outside the window is downloaded"
+    materialized = [e for e in result.all_events if e.event_type_value == "STEP_OUTPUT"]
+    notes = materialized[0].event_specific_data.metadata["outside_the_selection"].value  # type: ignore[union-attr]
+    assert "ADGS returned" in notes and "does not strictly contain the window" in notes
+
+
+def product_type_of(product: dict) -> str:
+    return next(a["Value"] for a in product["Attributes"] if a["Name"] == "productType")

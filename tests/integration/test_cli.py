@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+import requests
 from click.testing import CliRunner, Result
 
 from rs_assets.cli import main
@@ -74,10 +75,33 @@ def test_stage_session_then_search_the_catalog(cli, sim: StationSimulator, platf
     listed = cli("catalog", "collections", "--json")
     assert f"{platform.owner}:s01-cadip-session" in json.loads(listed.stdout)
     assert session_id in cli("catalog", "search", "s01-cadip-session").stdout
+    for absent in ("no-such-collection", "../../etc/passwd"):
+        refused = cli("catalog", "search", absent)
+        assert refused.exit_code == 1, refused.output
+        assert (
+            f"no collection {absent!r} in the catalog" in refused.output and "Traceback" not in refused.output
+        )
 
     missing = cli("stage-session", "INS", "S1A_nope")
     assert missing.exit_code == 1
     assert "station 'INS' has no session 'S1A_nope'" in missing.output
+
+
+def test_stage_session_where_every_file_fails_says_why_and_publishes_nothing(
+    cli, sim: StationSimulator, platform: Platform
+) -> None:  # type: ignore[no-untyped-def]
+    session_id = sim.data.stations["INS"].sessions[1]["SessionId"]
+    requests.post(
+        f"{sim.url}/_sim/faults",
+        json={"station": "INS", "faults": {"drop_rate": 1.0, "drop_after_bytes": 0}},
+        timeout=10,
+    ).raise_for_status()
+    result = cli("stage-session", "INS", session_id)
+    assert result.exit_code == 1
+    failed = [line for line in result.stderr.splitlines() if line.startswith("failed: ")]
+    assert failed and all("DCS_" in line and "INS" in line for line in failed), result.stderr
+    assert "no item published" in result.stdout
+    assert catalog_of(platform).get_item("s01-cadip-session", session_id) is None
 
 
 def test_valcover_staging_of_aux_files(cli, sim: StationSimulator, platform: Platform) -> None:  # type: ignore[no-untyped-def]

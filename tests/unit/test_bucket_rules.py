@@ -58,7 +58,6 @@ def test_no_match_names_the_triple() -> None:
             "owner,collection,product_type,expiration_days,bucket\n*,*,*,thirty,b-1\n",
             r"line 2: expiration_days 'thirty'",
         ),
-        ("*,*,*,30,Bad_Bucket\n", r"'Bad_Bucket' is not a valid S3 bucket name"),
         ("*,,*,30,bucket-a\n", r"must not be empty"),
         ("# only a comment\n", r"no rules"),
     ],
@@ -66,6 +65,27 @@ def test_no_match_names_the_triple() -> None:
 def test_bad_rules_are_clear_errors(text: str, message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         BucketRules.parse(text, "r.csv")
+
+
+def test_the_reference_file_with_a_fake_bucket_row_loads_and_fails_only_where_that_row_is_chosen() -> None:
+    rules = BucketRules.parse(
+        "owner,collection,product_type,expiration_days,bucket\n"
+        "*,*,*,30,rspython-ops-catalog-all-production\n"
+        "copernicus,s1-aux,*,40,rspython-ops-catalog-copernicus-s1-aux\n"
+        "*,*,fake_type,10,fake_bucket\n",
+        "expiration_bucket.csv",
+    )
+    assert rules.warnings == [
+        "bucket rules expiration_bucket.csv line 4: 'fake_bucket' is not a valid S3 bucket name; "
+        "items this row is chosen for will fail"
+    ]
+    assert rules.place("copernicus", "s1-aux", "AUX_PP1").bucket == "rspython-ops-catalog-copernicus-s1-aux"
+    assert rules.place("esa", "s2-aux", "AUX_X").expiration_days == 30
+    with pytest.raises(
+        ConfigError, match=r"line 4: 'fake_bucket' is not a valid S3 bucket name \(the row chosen"
+    ):
+        rules.place("copernicus", "s3-aux", "fake_type")
+    assert "fake_bucket" not in rules.buckets
 
 
 def test_expiry_without_days_is_none() -> None:

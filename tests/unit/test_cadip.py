@@ -61,6 +61,17 @@ def test_partial_channels_say_why(files: list[File], summary: str) -> None:
     assert state.channels[0].summary == summary
 
 
+def test_retransferred_copies_of_a_block_count_once() -> None:
+    copy = file(1, 2, True).model_copy(
+        update={"Id": "again", "Name": "retransferred-2.raw", "Retransfer": True}
+    )
+    files = [file(1, 1), file(1, 2, True), copy, file(1, 1).model_copy(update={"Id": "again-1"})]
+    state = completeness(session(channels=1, total_chunks={1: 2}), files)
+    assert state.complete, "two distinct blocks are what the station expects"
+    assert state.channels[0].summary == "complete (2 blocks, 2 retransferred copies)"
+    assert state.as_table().splitlines()[-1] == "| 1 | 2 | complete (2 blocks, 2 retransferred copies) |"
+
+
 def test_total_chunks_from_quality_info_is_cross_checked() -> None:
     files = [file(1, 1), file(1, 2, True)]
     assert not completeness(session(channels=1, total_chunks={1: 3}), files).complete

@@ -370,7 +370,7 @@ def requested_item(stac_input: str, timeout: float = 30.0) -> Item:
     text = stac_input.strip()
     if not text:
         raise RsAssetsError("no STAC input given")
-    if text.startswith("{"):
+    if text.startswith(("{", "[")):
         try:
             document = json.loads(text)
         except ValueError as exc:
@@ -384,9 +384,17 @@ def requested_item(stac_input: str, timeout: float = 30.0) -> Item:
             raise RsAssetsError(f"cannot fetch STAC item {text}: {type(exc).__name__}") from None
         if response.status_code != 200:
             raise RsAssetsError(f"cannot fetch STAC item {text}: HTTP {response.status_code}")
-        document = response.json()
+        try:
+            document = response.json()
+        except ValueError:
+            kind = response.headers.get("Content-Type", "no Content-Type")
+            raise RsAssetsError(f"{text} does not answer JSON ({kind}): not a STAC item URL") from None
     else:
         return {"id": text}
+    if not isinstance(document, dict):
+        raise RsAssetsError(
+            f"STAC input is a JSON {type(document).__name__}, not an item (Feature) or a FeatureCollection of one"
+        )
     if document.get("type") == "FeatureCollection":
         features = document.get("features") or []
         if len(features) != 1:

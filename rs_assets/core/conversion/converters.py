@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -101,12 +102,15 @@ def load_converter(path: str) -> ConverterFunction:
 
 @contextmanager
 def _quiet(logger_name: str, level: int = logging.WARNING) -> Iterator[None]:
-    """eopf logs each product's whole metadata at INFO: keep run logs readable."""
+    """eopf logs each product's whole metadata at INFO, and evaluates its mapping files' expressions, whose
+    non-raw ``'\\.'`` strings raise a SyntaxWarning per product: keep run logs and consoles readable."""
     logger = logging.getLogger(logger_name)
     previous = logger.level
     logger.setLevel(level)
     try:
-        yield
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", "invalid escape sequence", SyntaxWarning, module="<unknown>")
+            yield
     finally:
         logger.setLevel(previous)
 

@@ -190,4 +190,5 @@ class AuxipStager:
         ]
         if failed:
             notes.append(f"{len(failed)} failed ({failed[0].task.source.name}: {failed[0].error})")
+        notes += staged.lax
         return "; ".join(notes)

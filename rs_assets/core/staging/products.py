@@ -83,6 +83,23 @@ class ValCoverWindow:
     def covered_to(self) -> datetime:
         return self.end + timedelta(seconds=self.delta_after)
 
+    def outside(self, product: Product) -> str | None:
+        """Why a product a station returned for this selection does not belong to it (None when it does): a
+        station may ignore part of a filter, and staging what it returns would stage products outside the window."""
+        product_type = product.attribute("productType")
+        if product_type != self.product_type:
+            return f"productType {product_type!r}, not {self.product_type!r}"
+        window = product.ContentDate
+        start, end = (window.Start, window.End) if window else (None, None)
+        if start is None or end is None:
+            return "no ContentDate"
+        contains = self.relation == "contains"
+        if contains and not (start < self.covered_from and end > self.covered_to):
+            return f"validity [{format_datetime(start)}, {format_datetime(end)}] does not strictly contain the window"
+        if not contains and not (start < self.covered_to and end > self.covered_from):
+            return f"validity [{format_datetime(start)}, {format_datetime(end)}] does not overlap the window"
+        return None
+
     def odata(self) -> Expr:
         contains = self.relation == "contains"
         expr = all_of(
@@ -186,23 +203,35 @@ def plan(
     return tasks, errors
 
 
+@dataclass
+class ValCoverSelection:
+    chosen: list[tuple[StationClient, Product]] = field(default_factory=list)
+    lax: list[str] = field(default_factory=list)
+
+
 def select_valcover(
     clients: Sequence[StationClient], window: ValCoverWindow, latest: bool, lease: Lease = no_lease
-) -> list[tuple[StationClient, Product]]:
+) -> ValCoverSelection:
     """What the stations that serve the type hold for the window, each product once (from the first station that
-    lists it); LatestValCover keeps the most recently created of them all."""
+    lists it); LatestValCover keeps the most recently created of them all. What a station returns outside the
+    selection (it ignored part of the filter) is left out and reported in ``lax``."""
     found: dict[str, tuple[StationClient, Product]] = {}
+    lax: list[str] = []
     for client in clients:
         if not client.config.serves(window.product_type):
             continue
         with lease(client.name):
             products = client.products(window.odata())
         for product in products:
-            found.setdefault(product.Name, (client, product))
+            why = window.outside(product)
+            if why:
+                lax.append(f"{client.name} returned {product.Name}, outside the selection: {why}")
+            else:
+                found.setdefault(product.Name, (client, product))
     if latest and found:
         newest = latest_created([product for _, product in found.values()])[0]
-        return [found[newest.Name]]
-    return list(found.values())
+        return ValCoverSelection([found[newest.Name]], lax)
+    return ValCoverSelection(list(found.values()), lax)
 
 
 @dataclass
@@ -211,6 +240,7 @@ class ValCoverStaging:
     already: set[str]
     report: StagingReport
     stations: dict[str, str] = field(default_factory=dict)
+    lax: list[str] = field(default_factory=list)
 
     @property
     def items(self) -> list[dict]:
@@ -234,7 +264,8 @@ def stage_valcover(
     A product the rules cannot place fails the whole request before anything is written.
     """
     catalog = services.catalog
-    selected = select_valcover(clients, window, latest, services.lease)
+    selection = select_valcover(clients, window, latest, services.lease)
+    selected = selection.chosen
     catalog.ensure_collection(collection)
     present = catalog.existing_ids(collection, [product_item_id(p.Name) for _, p in selected])
     by_station: dict[str, tuple[StationClient, list[StageTask]]] = {}
@@ -257,6 +288,8 @@ def stage_valcover(
                 client, services.transfer, tasks, client.config.max_parallel_downloads, on_done
             ).outcomes
     report.seconds = clock.monotonic() - started
-    staged = ValCoverStaging([p for _, p in selected], present, report, {p.Name: c.name for c, p in selected})
+    staged = ValCoverStaging(
+        [p for _, p in selected], present, report, {p.Name: c.name for c, p in selected}, selection.lax
+    )
     publish(catalog, [ManifestEntry(collection, item) for item in staged.items])
     return staged

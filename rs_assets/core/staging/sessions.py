@@ -23,10 +23,13 @@ from .parallel import StageOutcome, StageTask, StagingReport, object_key, stage_
 
 @dataclass(frozen=True)
 class ChannelState:
+    """One channel's distinct block numbers; ``files`` counts retransferred copies of a block too."""
+
     channel: int
     blocks: tuple[int, ...]
     final_block: int | None
     expected_chunks: int | None
+    files: int = 0
 
     @property
     def missing(self) -> tuple[int, ...]:
@@ -39,18 +42,20 @@ class ChannelState:
     def complete(self) -> bool:
         if self.final_block is None or self.missing:
             return False
-        return self.expected_chunks is None or len(set(self.blocks)) == self.expected_chunks
+        return self.expected_chunks is None or len(self.blocks) == self.expected_chunks
 
     @property
     def summary(self) -> str:
+        copies = self.files - len(self.blocks)
+        again = f", {copies} retransferred copies" if copies > 0 else ""
         if self.complete:
-            return f"complete ({len(self.blocks)} blocks)"
-        parts = [f"{len(set(self.blocks))} blocks"]
+            return f"complete ({len(self.blocks)} blocks{again})"
+        parts = [f"{len(self.blocks)} blocks{again}"]
         if self.final_block is None:
             parts.append("final block not yet published")
         if self.missing:
             parts.append(f"missing {', '.join(map(str, self.missing[:10]))}")
-        if self.expected_chunks is not None and len(set(self.blocks)) != self.expected_chunks:
+        if self.expected_chunks is not None and len(self.blocks) != self.expected_chunks:
             parts.append(f"station expects {self.expected_chunks}")
         return "; ".join(parts)
 
@@ -66,7 +71,7 @@ class Completeness:
 
     def as_table(self) -> str:
         rows = ["| channel | blocks | state |", "| ---: | ---: | --- |"]
-        rows += [f"| {c.channel} | {len(set(c.blocks))} | {c.summary} |" for c in self.channels]
+        rows += [f"| {c.channel} | {len(c.blocks)} | {c.summary} |" for c in self.channels]
         return "\n".join(rows)
 
 
@@ -79,9 +84,10 @@ def completeness(session: Session, files: Sequence[File]) -> Completeness:
         states.append(
             ChannelState(
                 channel=channel,
-                blocks=tuple(sorted(f.BlockNumber for f in mine)),
+                blocks=tuple(sorted({f.BlockNumber for f in mine})),
                 final_block=max(finals) if finals else None,
                 expected_chunks=expected.get(channel),
+                files=len(mine),
             )
         )
     return Completeness(session.SessionId, tuple(states))

@@ -4,6 +4,10 @@ Rows are ``owner, collection, product_type, expiration_days, bucket``; ``*`` mat
 rows that match, the most specific wins: an exact value beats ``*``, and exactness of the owner counts more
 than of the collection, which counts more than of the product type. Ties go to the first row in the file.
 No matching row is an error naming the triple: data is never put in a bucket nobody chose.
+
+A row whose bucket is not a valid S3 bucket name (the reference's own file has a ``fake_bucket`` row) does not
+reject the file: it is reported in ``warnings`` when the file is read, and is an error only when it is the row
+chosen for an item.
 """
 
 from __future__ import annotations
@@ -19,6 +23,10 @@ from ..errors import ConfigError
 
 HEADER = ("owner", "collection", "product_type", "expiration_days", "bucket")
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+
+
+def valid_bucket(name: str) -> bool:
+    return bool(_BUCKET.match(name))
 
 
 @dataclass(frozen=True)
@@ -61,6 +69,12 @@ class BucketRules:
             raise ConfigError(f"bucket rules {source}: no rules")
         self.rules = rules
         self.source = source
+        self.warnings = [
+            f"bucket rules {source} line {r.line}: {r.bucket!r} is not a valid S3 bucket name; "
+            "items this row is chosen for will fail"
+            for r in rules
+            if not valid_bucket(r.bucket)
+        ]
 
     def place(self, owner: str, collection: str, product_type: str) -> Placement:
         best: BucketRule | None = None
@@ -74,11 +88,17 @@ class BucketRules:
                 f"bucket rules {self.source}: no rule matches owner={owner!r}, collection={collection!r}, "
                 f"product_type={product_type!r}"
             )
+        if not valid_bucket(best.bucket):
+            raise ConfigError(
+                f"bucket rules {self.source} line {best.line}: {best.bucket!r} is not a valid S3 bucket name "
+                f"(the row chosen for owner={owner!r}, collection={collection!r}, product_type={product_type!r})"
+            )
         return Placement(best.bucket, best.expiration_days, best.line)
 
     @property
     def buckets(self) -> list[str]:
-        return list(dict.fromkeys(rule.bucket for rule in self.rules))
+        """The valid buckets the rows name."""
+        return list(dict.fromkeys(rule.bucket for rule in self.rules if valid_bucket(rule.bucket)))
 
     @classmethod
     def parse(cls, text: str, source: str = "<rules>") -> BucketRules:
@@ -110,10 +130,8 @@ class BucketRules:
                 raise ConfigError(
                     f"bucket rules {source} line {line}: expiration_days {days!r} is not a whole number of days"
                 )
-            if not _BUCKET.match(bucket):
-                raise ConfigError(
-                    f"bucket rules {source} line {line}: {bucket!r} is not a valid S3 bucket name"
-                )
+            if not bucket:
+                raise ConfigError(f"bucket rules {source} line {line}: the bucket is empty")
             rules.append(BucketRule(owner, collection, product_type, expiration, bucket, line))
         return cls(rules, source)
 
