@@ -31,6 +31,7 @@ OK_BODY = json.dumps(
     {"value": [], "access_token": "tok", "expires_in": 300, "id": "i", "properties": {}}
 ).encode()
 
+HTML_PAGE = b"<html><head><title>416 Requested Range Not Satisfiable</title></head><body>nginx</body></html>"
 Answer = tuple[int, dict[str, str]] | str  # (status, headers) or "drop" or "ok"
 
 
@@ -70,8 +71,15 @@ class Handler(BaseHTTPRequestHandler):
         if answer == "stall":
             time.sleep(2)
             return self._send(200, {}, OK_BODY)
+        if answer == "short":  # announces the whole body, sends half, hangs up
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(OK_BODY)))
+            self.end_headers()
+            self.wfile.write(OK_BODY[: len(OK_BODY) // 2])
+            self.close_connection = True
+            return
         status, headers = answer
-        self._send(status, headers, b"nope")
+        self._send(status, headers, HTML_PAGE if headers.get("Content-Type") == "text/html" else b"nope")
 
     def _send(self, status: int, headers: dict[str, str], body: bytes) -> None:
         self.send_response(status)
@@ -268,3 +276,20 @@ def test_a_station_that_stops_answering_times_out_by_its_read_timeout(server: Se
     with pytest.raises(StationError, match="ReadTimeoutError"):
         StationClient(config).products(None)
     assert len(server.script.requests) == POLICY.attempts
+
+
+DOWNLOADS = [t for t in TRANSPORTS if t.name in ("station download", "station fetch on asyncio")]
+
+
+@pytest.mark.parametrize("transport", DOWNLOADS, ids=[t.name for t in DOWNLOADS])
+def test_a_short_body_whose_resume_is_refused_says_where_it_ended(
+    transport: Transport, server: Server
+) -> None:
+    server.script.answers = ["short", (416, {"Content-Type": "text/html"})]
+    with pytest.raises(StationError) as raised:
+        transport.call(server)
+    message = str(raised.value)
+    assert f"body ended at {len(OK_BODY) // 2} of {len(OK_BODY)} bytes" in message
+    assert "INS" in message and "p1" in message, "station and product are named"
+    assert "<html" not in message and "nginx" not in message
+    assert server.script.requests[1]["headers"]["Range"] == f"bytes={len(OK_BODY) // 2}-"

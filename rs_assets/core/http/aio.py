@@ -13,7 +13,7 @@ from .auth import Authorizer, can_renew
 from .errors import BadResponse, GaveUp, Refused
 from .hosts import MAX_REDIRECTS, HostTrust, redirect_target
 from .policy import RetryPolicy, Tries, verdict
-from .ranges import Skipper, bytes_to_skip, check_length, range_header
+from .ranges import Skipper, bytes_to_skip, check_length, range_header, resume_refused
 
 TRANSIENT = (aiohttp.ClientError, OSError)  # OSError covers timeouts
 
@@ -62,6 +62,8 @@ class AsyncHttp:
                     continue
                 elif step == "retry":
                     failure, retry_after = f"HTTP {status}", headers.get("Retry-After")
+                elif status == 416 and body:
+                    raise resume_refused(what, final_url, len(body), size)
                 else:
                     raise Refused(what, f"HTTP {status}", url=final_url, status=status, detail=detail)
             delay = tries.failed(progressed=len(body) > start, retry_after=retry_after)

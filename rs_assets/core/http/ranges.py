@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from .errors import BadResponse
+from .errors import BadResponse, Refused
 
 
 def range_header(position: int) -> dict[str, str]:
@@ -42,6 +42,17 @@ class Skipper:
             return b""
         chunk, self.count = chunk[self.count :], 0
         return chunk
+
+
+def resume_refused(what: str, url: str, received: int, expected: int | None) -> Refused:
+    """A server that will not send the rest (416 after a short body): where the body ended, not its error page."""
+    size = f"{expected} bytes" if expected is not None else "an unknown size"
+    return Refused(
+        what,
+        f"body ended at {received} of {size} and resuming from there was refused (HTTP 416)",
+        url=url,
+        status=416,
+    )
 
 
 def check_length(received: int, expected: int | None, what: str, url: str) -> bool:

@@ -15,7 +15,7 @@ from .auth import Authorizer, can_renew
 from .errors import BadResponse, GaveUp, Refused
 from .hosts import MAX_REDIRECTS, HostTrust, redirect_target
 from .policy import RetryPolicy, Tries, verdict
-from .ranges import Skipper, bytes_to_skip, check_length, range_header
+from .ranges import Skipper, bytes_to_skip, check_length, range_header, resume_refused
 
 # Connection refused or reset, timeouts, truncated bodies: all worth another try.
 TRANSIENT = (urllib3.exceptions.HTTPError, OSError)
@@ -109,6 +109,9 @@ class SyncHttp:
             headers = {"Accept-Encoding": "identity", **range_header(position)}
             response = self.request("GET", url, what=what, headers=headers, stream=True)
             final_url = response.url or url
+            if response.status == 416 and position > offset:
+                response.close()
+                raise resume_refused(what, final_url, position, expected_size)
             if response.status >= 300:
                 raise Refused(
                     what,

@@ -198,11 +198,11 @@ class StationClient:
         except GaveUp as exc:
             raise StationUnavailable(self.name, str(exc), url=exc.url, status=exc.status) from None
         except Refused as exc:
-            raise self._final(exc.what, exc.url, exc.status or 0, exc.detail) from None
+            raise self._final(exc.what, exc.url, exc.status or 0, exc.detail, exc.reason) from None
         except BadResponse as exc:
             raise BadStationResponse(self.name, str(exc), url=exc.url, status=exc.status) from None
 
-    def _final(self, what: str, url: str, status: int, detail: str) -> StationError:
+    def _final(self, what: str, url: str, status: int, detail: str, reason: str = "") -> StationError:
         if status == 401:
             return StationAuthError(
                 self.name,
@@ -211,4 +211,5 @@ class StationClient:
                 status=401,
             )
         error = NotFoundAtStation if status in (404, 410) else StationRequestError
-        return error(self.name, f"{what}: HTTP {status}: {detail}", url=url, status=status)
+        said = f"{what}: {reason or f'HTTP {status}'}" + (f": {detail}" if detail else "")
+        return error(self.name, said, url=url, status=status)
