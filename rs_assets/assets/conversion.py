@@ -84,7 +84,7 @@ def build_conversion(
         group_name="conversion",
         kinds={"zarr", "s3", "stac"},
         description="Staged legacy SAFE products converted to EOPF Zarr (rules choose the converter), "
-        "published with a derived_from link; the staged SAFE item is then removed.",
+        "published with a derived_from link; the staged SAFE item then becomes a tombstone (no assets, unpublished).",
     )
     def zarr_products(
         context: dg.AssetExecutionContext,

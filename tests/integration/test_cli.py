@@ -143,7 +143,9 @@ def test_convert_one_product_by_id(cli, sim: StationSimulator, platform: Platfor
     catalog = catalog_of(platform)
     item = catalog.get_item("s01siwgrd", payload["id"])
     assert item is not None and item["properties"]["product:type"] == "S01SIWGRD"
-    assert catalog.get_item("s1-prip-iw_grdh_1s", f"{S1_GRDH}.zip") is None
+    staged = catalog.get_item("s1-prip-iw_grdh_1s", f"{S1_GRDH}.zip")
+    assert staged is not None and staged["assets"] == {}, "the staged item stays as a tombstone"
+    assert staged["properties"]["rs:superseded_by"].endswith(f"/items/{payload['id']}")
     search = cli("catalog", "search", "s01siwgrd", "--type", "S01SIWGRD", "--json")
     assert [f["id"] for f in json.loads(search.stdout)["features"]] == [payload["id"]]
 

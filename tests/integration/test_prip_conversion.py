@@ -9,6 +9,7 @@ from typing import Any
 
 import dagster as dg
 import pytest
+import requests
 import xarray as xr
 from PIL import Image
 from stac_pydantic import Item as StacItem
@@ -89,11 +90,28 @@ def open_store(platform: Platform, href: str) -> xr.DataTree:
     )
 
 
+def assert_lineage_resolves(item: dict) -> None:
+    """Every derived_from href answers: the staged SAFE item it points at stays, as a tombstone."""
+    for link in (link for link in item["links"] if link["rel"] == "derived_from"):
+        answer = requests.get(link["href"], timeout=10)
+        assert answer.status_code == 200, f"{link['href']}: HTTP {answer.status_code}"
+        source = answer.json()
+        assert source["assets"] == {} and source["properties"]["unpublished"]
+        assert source["properties"]["rs:superseded_by"].endswith(f"/items/{item['id']}")
+
+
+def assert_tombstone(catalog: StacApiCatalog, collection: str, item_id: str) -> None:
+    staged = catalog.get_item(collection, item_id)
+    assert staged is not None and staged["assets"] == {} and staged["properties"]["unpublished"]
+    assert_publishable(staged)
+
+
 def assert_converted_item(platform: Platform, item: dict, staged_url: str) -> None:
     StacItem.model_validate(item)
     assert item["properties"]["product:type"] == "S01SIWGRD"
     assert item["bbox"] == pytest.approx(EXPECTED_BBOX)
     assert [link["href"] for link in item["links"] if link["rel"] == "derived_from"] == [staged_url]
+    assert_lineage_resolves(item)
     assert "null" not in json.dumps(item["properties"]) and "MISSING" not in json.dumps(item["properties"])
     href = item["assets"]["product"]["href"]
     assert href == f"s3://{platform.data_bucket}/{platform.owner}/{OUTPUT}/{item['id']}.zarr"
@@ -124,7 +142,7 @@ def test_a_day_of_prip_products_is_staged_unzipped_converted_and_published(
 
     catalog = catalog_of(platform)
     staged_url = catalog.item_url(STAGING, SAMPLE)
-    assert catalog.get_item(STAGING, SAMPLE) is None, "the staged SAFE item is removed after publication"
+    assert_tombstone(catalog, STAGING, SAMPLE)
     assert catalog.get_item(STAGING, unreadable) is not None, "a product that failed keeps its staged item"
     items = catalog.search([OUTPUT])
     assert len(items) == 1
@@ -134,6 +152,11 @@ def test_a_day_of_prip_products_is_staged_unzipped_converted_and_published(
     again = run(platform, "prip/zarr_products")
     assert "1 of 1 products were not converted" in failure_of(again, "prip/zarr_products")
     assert len(catalog.search([OUTPUT])) == 1
+    republished = run(platform, "prip/prip_catalog")
+    assert metadata(republished, "prip/prip_catalog")["published"] == 0, (
+        "a superseded item is not resurrected"
+    )
+    assert_tombstone(catalog, STAGING, SAMPLE)
 
 
 def test_a_missing_converter_fails_its_products_and_loses_nothing(
@@ -168,7 +191,7 @@ def test_on_demand_conversion_of_a_stac_item_stages_it_and_runs_on_dask(
     item_id = result.output_for_node("convert_product")
     assert "run_job_on_worker" in dask_cluster.scheduler.task_prefixes, "the conversion ran on the cluster"
     catalog = catalog_of(platform)
-    assert catalog.get_item(STAGING, SAMPLE) is None
+    assert_tombstone(catalog, STAGING, SAMPLE)
     item = catalog.get_item(OUTPUT, item_id)
     assert item is not None
     assert_publishable(item)

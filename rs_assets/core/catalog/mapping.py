@@ -390,3 +390,21 @@ def in_rs_form(properties: Mapping[str, Any], where: str) -> dict[str, Any]:
         except ValueError:
             raise RsAssetsError(f"{where}: {key} {written[key]!r} is not an ISO 8601 datetime") from None
     return written
+
+
+def usable(item: Mapping[str, Any]) -> bool:
+    """An item whose data is there to read: it has assets and is not marked ``unpublished``."""
+    return bool(item.get("assets")) and not item.get("properties", {}).get("unpublished")
+
+
+def tombstone(item: Mapping[str, Any], now: datetime, superseded_by: str) -> dict[str, Any]:
+    """What stays of an item a later step superseded (a staged SAFE product once converted): no assets, marked
+    ``unpublished``, and the item that replaced it. Links to it (``derived_from``) keep resolving, and a re-run
+    of the step that published it finds it and does not publish it again."""
+    properties = {
+        **item.get("properties", {}),
+        "unpublished": format_item_datetime(now),
+        "updated": format_item_datetime(now),
+        "rs:superseded_by": superseded_by,
+    }
+    return declare_used_extensions({**item, "properties": properties, "assets": {}})

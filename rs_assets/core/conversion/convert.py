@@ -23,9 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from ..archives.normalization import archive_assets, normalize_item
-from ..catalog.mapping import set_expires
+from ..catalog.mapping import set_expires, tombstone, usable
 from ..catalog.output_rules import OutputRule, default_output_collection, resolve_output_collection
-from ..catalog.publication import publish
 from ..catalog.zarr_item import converted_item, read_stac_discovery
 from ..errors import RsAssetsError
 from ..heap import frozen_heap
@@ -256,7 +255,8 @@ class Conversion(WithServices):
         return Planned(item, staging_collection, job, collection, product.eopf_type)
 
     def publish(self, planned: Planned, written: WrittenStore) -> Converted:
-        """Item from the store's own metadata, published; only then is the staged SAFE item removed."""
+        """Item from the store's own metadata, published; only then is the staged SAFE item marked superseded (a
+        tombstone: no assets, ``unpublished``), so that the new item's ``derived_from`` keeps resolving."""
         item, staging_collection, collection, eopf_type = (
             planned.item,
             planned.staging_collection,
@@ -277,7 +277,8 @@ class Conversion(WithServices):
         set_expires(new_item, expires)
         self.catalog.ensure_collection(collection, f"EOPF {eopf_type} products converted from legacy SAFE")
         self.catalog.upsert_items(collection, [new_item])
-        self.catalog.delete_item(staging_collection, item["id"])
+        superseded = tombstone(item, utcnow(), self.catalog.item_url(collection, new_item["id"]))
+        self.catalog.upsert_items(staging_collection, [superseded])
         return Converted(item["id"], new_item["id"], collection, written.href, written, new_item)
 
     def _run(self, jobs: Sequence[ConversionJob]) -> Iterator[tuple[int, WrittenStore | None, str | None]]:
@@ -328,13 +329,14 @@ class Conversion(WithServices):
         on_done: Callable[[str | None], None] | None = None,
     ) -> tuple[ConversionReport, int]:
         """Convert what a staging partition's ledger lists and is still staged; returns the report and how many
-        were converted before (their staged item is gone: it is removed only after the Zarr item is published).
+        were converted before (their staged item is a tombstone: it is superseded only after the Zarr item is
+        published).
         What was converted is merged into ``converted_ledger``, which the steps after conversion read."""
         entries = read_manifest(self.store, bucket, manifest_key(staged_ledger, partition)) or []
         staged = []
         for entry in entries:
             current = self.catalog.get_item(entry.collection, entry.item["id"])
-            if current is not None:
+            if current is not None and usable(current):
                 staged.append((current, entry.collection))
         if on_planned:
             on_planned(len(staged))
@@ -418,7 +420,7 @@ def staged_or_stage(
     that has it."""
     catalog, item_id = services.catalog, requested["id"]
     staged = catalog.get_item(collection, item_id) if collection else None
-    if staged is not None and collection is not None:
+    if staged is not None and collection is not None and usable(staged):
         return staged, collection
     for client in clients:
         with services.lease(client.name):
@@ -435,7 +437,9 @@ def staged_or_stage(
         report = stage_all(client, services.transfer, [planned], 1)
     if report.failed:
         raise RsAssetsError(f"staging {item_id} from {client.name!r} failed: {report.failed[0].error}")
-    publish(catalog, [ManifestEntry(planned.collection, o.item) for o in report.succeeded if o.item])
+    # Upserted, not published: a tombstone left by an earlier conversion of the product is replaced.
+    catalog.ensure_collection(planned.collection)
+    catalog.upsert_items(planned.collection, [o.item for o in report.succeeded if o.item])
     staged = catalog.get_item(planned.collection, item_id)
     if staged is None:
         raise RsAssetsError(f"{item_id} was staged but is not in {planned.collection}")

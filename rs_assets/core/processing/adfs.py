@@ -18,6 +18,7 @@ from typing import Any, Literal
 
 from ..archives.normalization import archive_assets, normalize_item
 from ..catalog import Catalog
+from ..catalog.mapping import usable
 from ..errors import RsAssetsError
 from ..services import Services
 from ..staging.products import TaskFactory, ValCoverWindow, stage_valcover
@@ -56,11 +57,6 @@ class ResolvedAdf:
     collection: str
     href: str
     attempts: tuple[AdfAttempt, ...]
-
-
-def usable(item: Item) -> bool:
-    """An item whose data is still there to read (lifecycle marks expired ones ``unpublished``)."""
-    return bool(item.get("assets")) and not item.get("properties", {}).get("unpublished")
 
 
 def adf_href(item: Item) -> str:

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
-from ..catalog.mapping import declare_used_extensions, set_expires
+from ..catalog.mapping import declare_used_extensions, set_expires, usable
 from ..catalog.output_rules import OutputRule, default_output_collection, resolve_output_collection
 from ..catalog.zarr_item import derived_from_link, read_stac_discovery, store_item
 from ..conversion.convert import S3Endpoint
@@ -33,7 +33,7 @@ from ..services import Services, WithServices
 from ..storage.object_store import ObjectStore, split_href
 from ..storage.trees import ROOT_METADATA
 from ..timeutil import format_datetime, parse_datetime, utcnow
-from .adfs import AdfNotFound, ResolvedAdf, Stager, resolve_adf, usable
+from .adfs import AdfNotFound, ResolvedAdf, Stager, resolve_adf
 from .job import Fetch, JobResult, ProcessingJob, run_job, run_job_on_worker
 from .payload import OutputTarget, build_payload, local_copy, to_yaml
 from .queries import AdfQuery, adf_queries
