@@ -80,14 +80,30 @@ wait_for() {  # wait_for NAME SECONDS COMMAND...
 
 register() { SERVICE_PIDS+=("$1"); }
 
-stop_services() {
+signal_services() {  # signal_services SIGNAL: every registered process group, newest first
     local pid
     for ((i = ${#SERVICE_PIDS[@]} - 1; i >= 0; i--)); do
         pid="${SERVICE_PIDS[$i]}"
-        kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
+        kill "-$1" -- "-$pid" 2>/dev/null || kill "-$1" "$pid" 2>/dev/null || true
     done
+}
+
+wait_services() {  # wait_services SECONDS: until every registered process has exited, or SECONDS passed
+    local pid deadline=$((SECONDS + $1))
     for pid in "${SERVICE_PIDS[@]}"; do
-        for _ in $(seq 40); do kill -0 "$pid" 2>/dev/null || break; sleep 0.25; done
+        while kill -0 "$pid" 2>/dev/null && ((SECONDS < deadline)); do sleep 0.25; done
+    done
+}
+
+# SIGINT first: Dagster (dg dev, its daemon and code server) stops gracefully on it and marks its runs, while it
+# ignores SIGTERM; the simulator and SeaweedFS stop on either. SIGTERM, then SIGKILL, only for what is left.
+stop_services() {
+    local pid
+    signal_services INT
+    wait_services 30
+    signal_services TERM
+    wait_services 5
+    for pid in "${SERVICE_PIDS[@]}"; do
         kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
     done
     SERVICE_PIDS=()

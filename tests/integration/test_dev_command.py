@@ -17,6 +17,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 import boto3
+import dagster as dg
 import pytest
 import requests
 
@@ -340,3 +341,6 @@ def test_ctrl_c_stops_everything(dev: dict[str, int]) -> None:
         time.sleep(0.5)
     assert not any(_listening(dev[k]) for k in ("ui", "sim", "s3"))
     assert _processes_of(dev["data"]) == []  # type: ignore[arg-type]
+    with dg.DagsterInstance.from_config(str(Path(dev["data"]) / "dagster")) as instance:  # type: ignore[arg-type]
+        left = instance.get_runs(filters=dg.RunsFilter(statuses=[dg.DagsterRunStatus.STARTED]))
+    assert left == [], f"runs left STARTED after Ctrl-C: {[r.run_id for r in left]}"
