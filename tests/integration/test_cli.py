@@ -132,6 +132,28 @@ def test_valcover_staging_of_aux_files(cli, sim: StationSimulator, platform: Pla
     assert refused.exit_code == 1 and "CADIP station" in refused.output
 
 
+def test_valcover_table_shows_each_products_real_outcome(
+    cli, sim: StationSimulator, platform: Platform
+) -> None:  # type: ignore[no-untyped-def]
+    products, _ = sim.data.stations["ADGS"].entity_set("Products", sim.data.now())
+    target = products[0]
+    product_type = next(a["Value"] for a in target["Attributes"] if a["Name"] == "productType")
+    start, end = target["ContentDate"]["Start"], target["ContentDate"]["End"]
+    inside = (start[:11] + "23:59:00.000Z") if start[:10] != end[:10] else start
+    window = ["--start", inside, "--end", inside] if inside != start else ["--start", start, "--end", start]
+    requests.post(
+        f"{sim.url}/_sim/faults",
+        json={"station": "ADGS", "faults": {"drop_rate": 1.0, "drop_after_bytes": 0}},
+        timeout=10,
+    ).raise_for_status()
+    result = cli("valcover", "ADGS", "--type", product_type, "--collection", "cli-failing", *window)
+    assert result.exit_code == 1
+    rows = [line for line in result.stdout.splitlines() if line.strip().startswith(("S1", "S2", "S3", "│ S"))]
+    assert rows, result.stdout
+    assert all("failed:" in row for row in rows), "every product failed: none is listed as staged"
+    assert not any(row.rstrip(" │").endswith("staged") for row in rows)
+
+
 def test_convert_one_product_by_id(cli, sim: StationSimulator, platform: Platform) -> None:  # type: ignore[no-untyped-def]
     pytest.importorskip("eopf")
     result = cli("convert", f"{S1_GRDH}.zip", "--json")
