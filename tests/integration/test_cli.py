@@ -104,14 +104,20 @@ def test_stage_session_where_every_file_fails_says_why_and_publishes_nothing(
     assert catalog_of(platform).get_item("s01-cadip-session", session_id) is None
 
 
-def test_valcover_staging_of_aux_files(cli, sim: StationSimulator, platform: Platform) -> None:  # type: ignore[no-untyped-def]
+def valcover_window(sim: StationSimulator) -> tuple[list[dict], str, list[str]]:
+    """ADGS's products, the first one's type, and a window (as CLI options) its validity strictly contains."""
     products, _ = sim.data.stations["ADGS"].entity_set("Products", sim.data.now())
     target = products[0]
     product_type = next(a["Value"] for a in target["Attributes"] if a["Name"] == "productType")
     start, end = target["ContentDate"]["Start"], target["ContentDate"]["End"]
     inside = (start[:11] + "23:59:00.000Z") if start[:10] != end[:10] else start
-    args = ["valcover", "ADGS", "--type", product_type, "--collection", "cli-valcover"]
     window = ["--start", inside, "--end", inside] if inside != start else ["--start", start, "--end", start]
+    return products, product_type, window
+
+
+def test_valcover_staging_of_aux_files(cli, sim: StationSimulator, platform: Platform) -> None:  # type: ignore[no-untyped-def]
+    products, product_type, window = valcover_window(sim)
+    args = ["valcover", "ADGS", "--type", product_type, "--collection", "cli-valcover"]
     result = cli(*args, *window, "--json")
     assert result.exit_code == 0, result.output
     payload = json.loads(result.stdout)
@@ -128,19 +134,14 @@ def test_valcover_staging_of_aux_files(cli, sim: StationSimulator, platform: Pla
     again = json.loads(cli(*args, *window, "--json").stdout)
     assert again["staged"] == [] and sorted(again["already_in_catalog"]) == sorted(staged)
 
-    refused = cli("valcover", "INS", "--type", "X", "--collection", "c", "--start", inside, "--end", inside)
+    refused = cli("valcover", "INS", "--type", "X", "--collection", "c", *window)
     assert refused.exit_code == 1 and "CADIP station" in refused.output
 
 
 def test_valcover_table_shows_each_products_real_outcome(
     cli, sim: StationSimulator, platform: Platform
 ) -> None:  # type: ignore[no-untyped-def]
-    products, _ = sim.data.stations["ADGS"].entity_set("Products", sim.data.now())
-    target = products[0]
-    product_type = next(a["Value"] for a in target["Attributes"] if a["Name"] == "productType")
-    start, end = target["ContentDate"]["Start"], target["ContentDate"]["End"]
-    inside = (start[:11] + "23:59:00.000Z") if start[:10] != end[:10] else start
-    window = ["--start", inside, "--end", inside] if inside != start else ["--start", start, "--end", start]
+    _, product_type, window = valcover_window(sim)
     requests.post(
         f"{sim.url}/_sim/faults",
         json={"station": "ADGS", "faults": {"drop_rate": 1.0, "drop_after_bytes": 0}},
