@@ -45,6 +45,9 @@ def pool_lease(context: dg.OpExecutionContext | dg.AssetExecutionContext) -> Lea
     def limited(pool: str) -> bool:
         if not storage.supports_global_concurrency_limits:
             return False
+        granularity = getattr(storage.get_pool_config().pool_granularity, "value", "op")
+        if granularity == "run":  # the run queue enforces pools before a run starts, as for pooled ops
+            return False
         if pool not in {p.name for p in storage.get_pool_limits()}:
             storage.initialize_concurrency_limit_to_default(pool)  # the instance's default_limit, if any
         return pool in {p.name for p in storage.get_pool_limits()}
