@@ -13,7 +13,9 @@ from rs_assets.assets.automation import automation_sensor
 from rs_assets.assets.partitions import partition_day
 from rs_assets.assets.reporting import Progress, fail_if_any, fail_on, failure_list, staging_metadata
 from rs_assets.assets.stations import station_key, station_prefix
+from rs_assets.core.catalog import Catalog
 from rs_assets.core.errors import RsAssetsError
+from rs_assets.core.services import Services
 from rs_assets.core.staging.sessions import (
     SessionReport,
     SessionStatus,
@@ -21,6 +23,7 @@ from rs_assets.core.staging.sessions import (
     sessions_published_on,
     stage_session,
 )
+from rs_assets.core.station.client import StationClient
 from rs_assets.core.timeutil import format_item_datetime, parse_datetime, utcnow
 from rs_assets.resources import CatalogResource, ObjectStorage, StationsResource
 from rs_assets.resources.services import services_of, station_pool
@@ -42,7 +45,7 @@ def _eviction(value: object) -> datetime | None:
         return None
 
 
-def session_metadata(report: SessionReport, catalog: CatalogResource) -> dict:
+def session_metadata(report: SessionReport, catalog: Catalog) -> dict:
     return staging_metadata(report.staging) | {
         "complete": dg.MetadataValue.bool(report.state.complete),
         "completeness": dg.MetadataValue.md(report.state.as_table()),
@@ -50,25 +53,19 @@ def session_metadata(report: SessionReport, catalog: CatalogResource) -> dict:
         "earliest_eviction": dg.MetadataValue.text(
             format_item_datetime(report.earliest_eviction) or "unknown"
         ),
-        "item": dg.MetadataValue.url(catalog.catalog().item_url(report.collection, report.session.SessionId)),
+        "item": dg.MetadataValue.url(catalog.item_url(report.collection, report.session.SessionId)),
     }
 
 
 def _stage(
-    context: dg.AssetExecutionContext,
-    station: str,
-    session_id: str,
-    stations: StationsResource,
-    storage: ObjectStorage,
-    catalog: CatalogResource,
+    context: dg.AssetExecutionContext, client: StationClient, services: Services, session_id: str
 ) -> SessionReport:
-    client = stations.client(station)
     return stage_session(
         client,
-        services_of(storage, catalog),
+        services,
         session_id,
         client.config.max_parallel_downloads,
-        Progress(context.log, 0, f"{station} {session_id}"),
+        Progress(context.log, 0, f"{client.name} {session_id}"),
     )
 
 
@@ -116,12 +113,12 @@ def build_cadip_station(
         storage: ObjectStorage,
         catalog: CatalogResource,
     ) -> dg.MaterializeResult:
-        session_id = context.partition_key
+        session_id, services = context.partition_key, services_of(storage, catalog)
         try:
-            report = _stage(context, station, session_id, stations, storage, catalog)
+            report = _stage(context, stations.client(station), services, session_id)
         except RsAssetsError as exc:
             raise dg.Failure(str(exc)) from None
-        metadata = session_metadata(report, catalog)
+        metadata = session_metadata(report, services.catalog)
         fail_if_any(report.staging, f"{station} {session_id}", metadata)
         return dg.MaterializeResult(metadata=metadata)
 
@@ -142,12 +139,13 @@ def build_cadip_station(
         catalog: CatalogResource,
     ) -> dg.MaterializeResult:
         day: date = partition_day(context)
-        session_ids = sessions_published_on(stations.client(station), day)
+        client, services = stations.client(station), services_of(storage, catalog)
+        session_ids = sessions_published_on(client, day)
         context.instance.add_dynamic_partitions(sessions.name or "", session_ids)
         failures, complete = [], 0
         for session_id in session_ids:
             try:
-                report = _stage(context, station, session_id, stations, storage, catalog)
+                report = _stage(context, client, services, session_id)
             except RsAssetsError as exc:
                 failures.append(f"{session_id}: {exc}")
                 continue
@@ -159,7 +157,7 @@ def build_cadip_station(
                 dg.AssetMaterialization(
                     asset_key=cadip_sessions.key,
                     partition=session_id,
-                    metadata=session_metadata(report, catalog),
+                    metadata=session_metadata(report, services.catalog),
                 )
             )
         metadata = {
