@@ -9,6 +9,7 @@ from rs_assets.core.conversion.convert import (
     POLARISATION_CODES,
     OutputRule,
     default_output_collection,
+    measured_beams,
     requested_item,
     resolve_output_collection,
     safe_directory,
@@ -189,3 +190,28 @@ def test_a_converted_item_declares_only_what_it_uses_and_validates() -> None:
     assert item["properties"]["sat:anx_datetime"] == "2021-12-23T04:33:35.556Z"
     assert item["properties"]["datetime"] == "2021-12-23T05:11:35.093Z"
     assert_publishable(item)
+
+
+def test_a_slc_holding_one_swath_keeps_only_that_beam_although_its_manifest_names_three(
+    tmp_path: Path,
+) -> None:
+    safe = tmp_path / "S1A_IW_SLC__1SDV_X.SAFE"
+    (safe / "measurement").mkdir(parents=True)
+    (safe / "measurement" / "s1a-iw1-slc-vv-20240101t000000-001.tiff").write_bytes(b"x")
+    (safe / "annotation").mkdir()
+    (safe / "annotation" / "s1a-iw2-slc-vv-20240101t000000-002.xml").write_bytes(b"x")
+    assert measured_beams(safe) == ("IW1",)
+    assert measured_beams(tmp_path / "S3A_SL_1_RBT.SEN3") == ()
+    discovery = {
+        "geometry": {"type": "Polygon", "coordinates": [RING]},
+        "properties": {"datetime": "2024-01-01T00:00:00Z", "sar:beam_ids": ["IW1", "IW2", "IW3"]},
+    }
+    common = {
+        "store_name": "S01SIWSLC_X",
+        "store_href": "s3://b/o/c/S01SIWSLC_X.zarr",
+        "product_type": "S01SIWSLC",
+        "staged_item": {"id": "s", "geometry": None},
+        "derived_from": "u",
+    }
+    assert converted_item(discovery, **common, beams=("IW1",))["properties"]["sar:beam_ids"] == ["IW1"]
+    assert converted_item(discovery, **common)["properties"]["sar:beam_ids"] == ["IW1", "IW2", "IW3"]

@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 import json
 import math
+from collections.abc import Sequence
 from typing import Any
 
 from ..errors import RsAssetsError
@@ -175,8 +176,10 @@ def converted_item(
     staged_item: Item,
     derived_from: str,
     quicklook: str | None = None,
+    beams: Sequence[str] = (),
 ) -> Item:
-    """The item to publish for a converted store at ``store_href`` (``s3://bucket/.../NAME.zarr``)."""
+    """The item to publish for a converted store at ``store_href`` (``s3://bucket/.../NAME.zarr``); ``beams``, when
+    known, are the swaths the source really held, and ``sar:beam_ids`` keeps only those."""
     assets = {}
     if quicklook:
         assets["quicklook"] = {
@@ -185,7 +188,7 @@ def converted_item(
             "type": "image/png",
             "roles": ["overview", "visual"],
         }
-    return store_item(
+    item = store_item(
         discovery,
         item_id=store_name,
         store_href=store_href,
@@ -194,3 +197,7 @@ def converted_item(
         links=[derived_from_link(derived_from)],
         assets=assets,
     )
+    properties = item["properties"]
+    if beams and isinstance(properties.get("sar:beam_ids"), list):
+        properties["sar:beam_ids"] = [b for b in properties["sar:beam_ids"] if b in beams] or list(beams)
+    return item

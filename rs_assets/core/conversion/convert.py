@@ -79,10 +79,18 @@ class WrittenStore:
     convert_seconds: float
     upload_seconds: float
     quicklook: str | None = None
+    beams: tuple[str, ...] = ()
 
     @property
     def href(self) -> str:
         return f"s3://{self.bucket}/{self.key}"
+
+
+def measured_beams(product: Path) -> tuple[str, ...]:
+    """The swaths a Sentinel-1 SAFE really holds, from its measurement file names (``s1a-iw1-slc-vv-...``): its
+    manifest names every swath of the mode even when the product carries fewer, and eopf copies the manifest."""
+    names = (p.name for p in (product / "measurement").glob("s1*-*-*") if p.is_file())
+    return tuple(sorted({name.split("-")[1].upper() for name in names}))
 
 
 POLARISATION_CODES = ("hh", "hv", "vv", "vh")
@@ -117,6 +125,7 @@ def run_job(job: ConversionJob, store: ObjectStore) -> WrittenStore:
         source = tmp / "in" / job.product
         started = time.monotonic()
         source_bytes = fetch_tree(store, job.source_bucket, job.source_prefix, source)
+        beams = measured_beams(source)
         fetched = time.monotonic()
         with frozen_heap():
             local = converter(source, tmp / "out")
@@ -137,6 +146,7 @@ def run_job(job: ConversionJob, store: ObjectStore) -> WrittenStore:
             convert_seconds=converted - fetched,
             upload_seconds=time.monotonic() - converted,
             quicklook=f"s3://{job.target_bucket}/{quicklook}" if quicklook else None,
+            beams=beams,
         )
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -272,6 +282,7 @@ class Conversion(WithServices):
             staged_item=item,
             derived_from=self.catalog.item_url(staging_collection, item["id"]),
             quicklook=written.quicklook,
+            beams=written.beams,
         )
         expires = self.rules.place(self.owner, collection, eopf_type).expires(utcnow())
         set_expires(new_item, expires)
