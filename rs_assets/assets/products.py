@@ -122,7 +122,7 @@ def build_product_family(
             raise dg.Failure(
                 f"no staging manifest s3://{storage.bucket}/{key}: materialize {ledger} for {context.partition_key} first"
             )
-        report = publish(cat, entries)
+        report = publish(cat, entries, store)
         table = "\n".join(
             ["| collection | new | already there |", "| --- | ---: | ---: |"]
             + [
@@ -130,17 +130,19 @@ def build_product_family(
                 for c in sorted(report.published)
             ]
         )
-        return dg.MaterializeResult(
-            metadata={
-                "published": dg.MetadataValue.int(report.published_count),
-                "already_published": dg.MetadataValue.int(report.already_count),
-                "collections": dg.MetadataValue.md(table),
-                "items": dg.MetadataValue.json(
-                    [cat.item_url(c, i) for c in sorted(report.published) for i in report.published[c]][:50]
-                ),
-                "catalog": dg.MetadataValue.text(catalog.url or str(catalog.sqlite_path)),
-            }
-        )
+        metadata = {
+            "published": dg.MetadataValue.int(report.published_count),
+            "already_published": dg.MetadataValue.int(report.already_count),
+            "objects_missing": dg.MetadataValue.int(len(report.missing)),
+            "collections": dg.MetadataValue.md(table),
+            "items": dg.MetadataValue.json(
+                [cat.item_url(c, i) for c in sorted(report.published) for i in report.published[c]][:50]
+            ),
+            "catalog": dg.MetadataValue.text(catalog.url or str(catalog.sqlite_path)),
+            "failures": failure_list(report.missing),
+        }
+        fail_on(report.missing, f"{len(report.missing)} staged items have objects missing", metadata)
+        return dg.MaterializeResult(metadata=metadata)
 
     @dg.asset(
         name=family.unpacked,

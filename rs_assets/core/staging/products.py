@@ -291,5 +291,7 @@ def stage_valcover(
     staged = ValCoverStaging(
         [p for _, p in selected], present, report, {p.Name: c.name for c, p in selected}, selection.lax
     )
-    publish(catalog, [ManifestEntry(collection, item) for item in staged.items])
+    published = publish(catalog, [ManifestEntry(collection, item) for item in staged.items], services.store)
+    if published.missing:
+        raise RsAssetsError(f"staged but not published: {'; '.join(published.missing[:5])}")
     return staged
