@@ -259,7 +259,7 @@ def session_stage(args: argparse.Namespace) -> dict:
     placement = Placement("copernicus", CollectionNames(), BucketRules.parse(f"*,*,*,7,{target}\n"))
     report = stage_session(
         station,
-        Services(transfer.store, transfer, catalog, placement),
+        Services(transfer.store, transfer, catalog, placement, bookkeeping=target),
         files[0].SessionId,
         args.parallel,
     )

@@ -95,6 +95,21 @@ def test_session_runs_do_not_carry_the_eviction_watch() -> None:
     assert [node for node in job.graph.node_dict if "eviction" in node] == []
 
 
+def test_station_jobs_and_automation_runs_ask_dagster_for_run_retries() -> None:
+    defs = _load_fresh()
+    jobs = [
+        "ins_session_staging",
+        "adgs_staging",
+        "prip_staging",
+        "aux_valcover_staging",
+        "prip_valcover_staging",
+    ]
+    for name in jobs:
+        assert defs.resolve_job_def(name).tags.get("dagster/max_retries") == "3", name
+    automation = [s for s in defs.sensors or [] if isinstance(s, dg.AutomationConditionSensorDefinition)]
+    assert automation and all(s.run_tags.get("dagster/max_retries") == "3" for s in automation)
+
+
 def test_a_processor_driven_by_an_asset_that_does_not_exist_is_named(tmp_path: Path) -> None:
     from rs_assets.core.errors import ConfigError
     from rs_assets.definitions import build_definitions

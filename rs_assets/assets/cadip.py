@@ -9,7 +9,7 @@ from datetime import date, datetime, timedelta
 
 import dagster as dg
 
-from rs_assets.assets.automation import automation_sensor
+from rs_assets.assets.automation import RUN_RETRIES, automation_sensor
 from rs_assets.assets.partitions import partition_day
 from rs_assets.assets.reporting import Progress, fail_if_any, fail_on, failure_list, staging_metadata
 from rs_assets.assets.stations import station_key, station_prefix
@@ -27,7 +27,7 @@ from rs_assets.core.station.client import StationClient
 from rs_assets.core.timeutil import format_item_datetime, parse_datetime, utcnow
 from rs_assets.resources import CatalogResource, ObjectStorage, StationsResource
 from rs_assets.resources.services import services_of, station_pool
-from rs_assets.sensors.stations import cadip_sensor
+from rs_assets.sensors.stations import cadip_sensor, session_publication_sensor
 
 EVICTION_HORIZON = timedelta(days=8)  # stations evict after 7 days: older runs cannot be at risk any more
 
@@ -197,13 +197,18 @@ def build_cadip_station(
 
     # The eviction watch looks at every session: it runs on its own schedule, not inside each session's run.
     job = dg.define_asset_job(
-        f"{prefix}_session_staging", selection=dg.AssetSelection.assets(cadip_sessions).without_checks()
+        f"{prefix}_session_staging",
+        selection=dg.AssetSelection.assets(cadip_sessions).without_checks(),
+        tags=RUN_RETRIES,
     )
     return dg.Definitions(
         assets=[cadip_sessions, cadip_discovery],
         asset_checks=[eviction_watch],
         jobs=[job],
-        sensors=[cadip_sensor(station, job.name or "", sessions)],
+        sensors=[
+            cadip_sensor(station, job.name or "", sessions),
+            session_publication_sensor(station, job.name or "", sessions, EVICTION_HORIZON),
+        ],
     )
 
 

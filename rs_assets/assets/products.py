@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import dagster as dg
 from pydantic import Field
 
-from rs_assets.assets.automation import after_upstream
+from rs_assets.assets.automation import RUN_RETRIES, after_upstream
 from rs_assets.assets.partitions import partition_day
 from rs_assets.assets.reporting import Progress, fail_if_any, fail_on, failure_list, staging_metadata
 from rs_assets.assets.stations import asset_key, station_key, station_prefix
@@ -178,7 +178,7 @@ def build_product_family(
         fail_on(failures, f"{len(failures)} archives could not be normalized", metadata)
         return dg.MaterializeResult(metadata=metadata)
 
-    staging_job = dg.define_asset_job(f"{prefix}_staging", selection=[staged])
+    staging_job = dg.define_asset_job(f"{prefix}_staging", selection=[staged], tags=RUN_RETRIES)
     return dg.Definitions(
         assets=[staged, published, unpacked],
         jobs=[staging_job],

@@ -7,7 +7,7 @@ The ValCover step holds no station pool of its own: its searches and downloads l
 import dagster as dg
 from pydantic import Field
 
-from rs_assets.assets.automation import automation_sensor
+from rs_assets.assets.automation import RUN_RETRIES, automation_sensor
 from rs_assets.assets.products import ProductFamily
 from rs_assets.assets.reporting import fail_if_any, failure_list, staging_metadata
 from rs_assets.assets.stations import asset_key
@@ -76,6 +76,7 @@ def build_family_jobs(family: ProductFamily, station_names: list[str]) -> dg.Def
     @dg.job(
         name=family.valcover_job,
         description=f"On-demand ValCover/LatestValCover staging of {family.what} (the RS on-demand staging flows).",
+        tags=RUN_RETRIES,
     )
     def valcover_staging() -> None:
         valcover_op()

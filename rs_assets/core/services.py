@@ -40,10 +40,13 @@ class Placement:
 
 @dataclass(frozen=True)
 class Services:
+    """``bookkeeping`` is the bucket of rs-assets' own records (staging manifests), apart from the data buckets."""
+
     store: ObjectStore
     transfer: Transfer
     catalog: Catalog
     placement: Placement
+    bookkeeping: str
     lease: Lease = no_lease
 
 

@@ -32,6 +32,7 @@ def services_of(storage: ObjectStorage, catalog: CatalogResource, lease: Lease =
         transfer=storage.transfer(),
         catalog=catalog.catalog(),
         placement=Placement(catalog.owner, catalog.names(), storage.rules()),
+        bookkeeping=storage.bucket,
         lease=lease,
     )
 

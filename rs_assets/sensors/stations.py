@@ -1,18 +1,29 @@
-"""One cursor sensor per station: a publication-date high-water mark, run requests capped per tick."""
+"""One cursor sensor per station: a publication-date high-water mark, run requests capped per tick; and per
+CADIP station, a reconciliation that re-runs sessions whose staged files are not all in their item."""
 
+import json
 from datetime import timedelta
 
 import dagster as dg
 
+from rs_assets.core.errors import RsAssetsError
+from rs_assets.core.staging.sessions import reconcile_sessions
 from rs_assets.core.station.cursor import Published, Watermark, batch_new
 from rs_assets.core.station.models import File, Product
 from rs_assets.core.station.odata import F, Query
 from rs_assets.core.timeutil import utcnow
-from rs_assets.resources import StationsResource
+from rs_assets.resources import CatalogResource, ObjectStorage, StationsResource
+from rs_assets.resources.services import services_of
 
 OVERLAP = timedelta(minutes=10)
 LOOKBACK = timedelta(days=2)
 MAX_RUNS_PER_TICK = 20
+IN_FLIGHT = [
+    dg.DagsterRunStatus.QUEUED,
+    dg.DagsterRunStatus.NOT_STARTED,
+    dg.DagsterRunStatus.STARTING,
+    dg.DagsterRunStatus.STARTED,
+]
 
 
 def _run_key(key: str, batch: list[Published]) -> str:
@@ -113,3 +124,59 @@ def cadip_sensor(
         )
 
     return watch
+
+
+def in_flight_partitions(instance: dg.DagsterInstance, job_name: str) -> set[str]:
+    runs = instance.get_runs(filters=dg.RunsFilter(job_name=job_name, statuses=IN_FLIGHT))
+    return {r.tags["dagster/partition"] for r in runs if "dagster/partition" in r.tags}
+
+
+def session_publication_sensor(
+    station: str,
+    job_name: str,
+    partitions: dg.DynamicPartitionsDefinition,
+    horizon: timedelta,
+    *,
+    interval: int = 120,
+    max_runs: int = MAX_RUNS_PER_TICK,
+) -> dg.SensorDefinition:
+    """Re-runs the sessions whose staging manifest holds files their catalog item lacks (a run failed on the
+    catalog, or was killed between the two): the re-run downloads nothing again and publishes the rest, or, once
+    the station evicted the session, publishes from the manifest alone. Sessions with a run in flight wait."""
+
+    @dg.sensor(
+        name=f"{station.lower()}_session_publication",
+        job_name=job_name,
+        minimum_interval_seconds=interval,
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        description=f"Finds {station} sessions whose staged files are not all in their catalog item and re-runs "
+        "them.",
+    )
+    def reconcile(
+        context: dg.SensorEvaluationContext, storage: ObjectStorage, catalog: CatalogResource
+    ) -> dg.SensorResult | dg.SkipReason:
+        known = json.loads(context.cursor) if context.cursor else {}
+        try:
+            found = reconcile_sessions(services_of(storage, catalog), station, known, utcnow() - horizon)
+        except RsAssetsError as exc:
+            return dg.SkipReason(f"{station}: sessions not reconciled this time: {exc}")
+        busy = in_flight_partitions(context.instance, job_name)
+        due = [s for s in found.behind if s not in busy][:max_runs]
+        present = set(context.instance.get_dynamic_partitions(partitions.name or ""))
+        unknown = [s for s in due if s not in present]  # staged outside Dagster (rs-assets stage-session)
+        context.log.info(
+            f"{station}: {len(found.in_sync)} sessions published in full, {len(found.behind)} behind, "
+            f"{len(due)} re-run"
+        )
+        return dg.SensorResult(
+            run_requests=[
+                dg.RunRequest(
+                    partition_key=s, tags={"rs/station": station, "rs/reason": "publication catch-up"}
+                )
+                for s in due
+            ],
+            dynamic_partitions_requests=[partitions.build_add_request(unknown)] if unknown else [],
+            cursor=json.dumps(found.in_sync, separators=(",", ":")),
+        )
+
+    return reconcile

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import time
 from datetime import timedelta
 from pathlib import Path
 
 import dagster as dg
+import pytest
 
 from rs_assets.assets.cadip import build_cadip, session_partitions
 from rs_assets.assets.partitions import daily_partitions
 from rs_assets.core.catalog import OwnerNamespace, StacApiCatalog
+from rs_assets.core.errors import RsAssetsError
 from rs_assets.core.staging.sessions import SessionReport, session_files_filter, stage_session
 from rs_assets.core.station.client import StationClient
 from rs_assets.core.timeutil import parse_datetime, utcnow
@@ -318,3 +321,74 @@ def test_an_older_listing_finishing_last_keeps_every_staged_file_in_the_item(
     assert item is not None
     assert sorted(item["assets"]) == sorted(f.Name for f in listing)
     assert item["properties"]["cadip:num_channels"] == 2
+
+
+def publication_sensor() -> dg.SensorDefinition:
+    return next(s for s in CADIP.sensors or [] if s.name == "ins_session_publication")  # type: ignore[union-attr]
+
+
+def test_sessions_left_behind_by_a_catalog_outage_are_found_and_published_without_downloading(
+    simulator_factory: SimulatorFactory, s3_endpoint: str, stac_api_url: str, tmp_path: Path, unique: str
+) -> None:
+    sim = simulator_factory(
+        SimStation(
+            name="INS",
+            kind="cadip",
+            sessions=2,
+            retransfers=0,
+            channels=2,
+            blocks_per_channel=3,
+            chunk_size=4000,
+        )
+    )
+    platform = make_platform(s3_endpoint, stac_api_url, tmp_path, unique, sim)
+    instance = dg.DagsterInstance.ephemeral()
+    first, second = (s["SessionId"] for s in sim.data.stations["INS"].sessions)
+    instance.add_dynamic_partitions(SESSIONS.name or "", [first, second])
+    for session_id in (first, second):
+        down = dg.materialize(
+            [ASSET],
+            partition_key=session_id,
+            instance=instance,
+            resources=platform.resources(catalog_url="http://127.0.0.1:9"),
+            raise_on_error=False,
+        )  # type: ignore[list-item]
+        assert not down.success
+    catalog = StacApiCatalog(stac_api_url, OwnerNamespace(owner=platform.owner))
+    assert catalog.get_item("s01-cadip-session", first) is None
+    downloaded = len([r for r in sim.requests if r["path"].endswith("$value")])
+    assert downloaded == 12, "every file was staged before the catalog failed"
+
+    res = platform.resources()
+    sensor = publication_sensor()
+    with dg.build_sensor_context(
+        instance=instance, resources={"storage": res["storage"], "catalog": res["catalog"]}
+    ) as context:
+        found = sensor(context)
+    assert isinstance(found, dg.SensorResult)
+    assert sorted(r.partition_key or "" for r in found.run_requests or []) == sorted([first, second])
+
+    assert materialize(platform, instance, first).success  # the station still has it: the requested re-run
+    evicted = stations_client(platform)
+    evicted.sessions = lambda *_, **__: []  # type: ignore[method-assign]
+    with pytest.raises(RsAssetsError, match="brought up to date with 6 staged files"):
+        stage_session(evicted, services_of(res["storage"], res["catalog"]), second, 2)  # type: ignore[arg-type]
+
+    assert len([r for r in sim.requests if r["path"].endswith("$value")]) == downloaded
+    for session_id in (first, second):
+        item = catalog.get_item("s01-cadip-session", session_id)
+        assert item is not None and len(item["assets"]) == 6, session_id
+        assert_publishable(item)
+    with dg.build_sensor_context(
+        instance=instance,
+        cursor=found.cursor,
+        resources={"storage": res["storage"], "catalog": res["catalog"]},
+    ) as context:
+        settled = sensor(context)
+    assert isinstance(settled, dg.SensorResult)
+    assert settled.run_requests == []
+    assert sorted(json.loads(settled.cursor or "{}")) == sorted([first, second])
+
+
+def stations_client(platform) -> StationClient:  # type: ignore[no-untyped-def]
+    return platform.resources()["stations"].client("INS")

@@ -5,7 +5,13 @@ import pytest
 from rs_assets.core.catalog.mapping import CollectionNames
 from rs_assets.core.errors import RsAssetsError
 from rs_assets.core.services import Placement
-from rs_assets.core.staging.sessions import completeness, earliest_eviction, eviction_at_risk, plan_session
+from rs_assets.core.staging.sessions import (
+    completeness,
+    earliest_eviction,
+    eviction_at_risk,
+    plan_session,
+    unpublished_files,
+)
 from rs_assets.core.station.models import File, Session
 from rs_assets.core.storage.bucket_rules import BucketRules
 
@@ -116,3 +122,13 @@ def test_plan_refuses_files_of_another_session() -> None:
         plan_session(
             session(), [stray], Placement("copernicus", CollectionNames(), BucketRules.parse("*,*,*,7,b-1\n"))
         )
+
+
+def test_a_file_is_unpublished_when_the_item_lacks_it_or_points_elsewhere() -> None:
+    recorded = {
+        "assets": {"a": {"href": "s3://b/k/a"}, "b": {"href": "s3://b/k/b"}, "c": {"href": "s3://b/k/c"}}
+    }
+    published = {"assets": {"a": {"href": "s3://b/k/a"}, "b": {"href": "s3://other/k/b"}}}
+    assert unpublished_files(recorded, published) == ["b", "c"]
+    assert unpublished_files(recorded, None) == ["a", "b", "c"]
+    assert unpublished_files(recorded, recorded) == []

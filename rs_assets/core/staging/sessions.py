@@ -3,6 +3,12 @@
 A session is complete when every channel 1..NumChannels has its final block and no block number below it is
 missing; a station's ``QualityInfo.TotalChunks`` is cross-checked when given. Partial sessions are staged as
 their files arrive, so completeness is reported on every run, per channel.
+
+Publication is a catch-up, never a one-shot: each run merges the files it verified into the session's staging
+manifest (``_rs-assets/manifests/{station}/cadip_sessions/{session}.json``) before it touches the catalog, then
+upserts the item over everything the manifest holds. A run that fails on the catalog leaves the manifest ahead
+of the item; the next run, or ``publish_staged_session`` once the station evicted the session, closes the gap
+without downloading anything, and ``unpublished_files`` is how a reconciliation finds such a gap.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ from ..services import Placement, Services
 from ..station.client import StationClient
 from ..station.models import File, Session
 from ..station.odata import Expr, F, all_of
+from ..storage.ledger import ManifestEntry, manifest_key, manifest_prefix, read_manifest, write_manifest
 from ..storage.transfer import Source
 from .parallel import StageOutcome, StageTask, StagingReport, object_key, stage_all
 
@@ -175,6 +182,11 @@ class SessionReport:
         return earliest_eviction(self.files)
 
 
+def session_ledger(station: str) -> str:
+    """The manifest family of a station's sessions, named like its asset (``ins/cadip_sessions``)."""
+    return f"{station.lower()}/cadip_sessions"
+
+
 def stage_session(
     client: StationClient,
     services: Services,
@@ -183,11 +195,14 @@ def stage_session(
     on_done: Callable[[StageOutcome], None] | None = None,
     on_planned: Callable[[int], None] | None = None,
 ) -> SessionReport:
-    """Stage what is not yet staged of one session and upsert its item over every staged file."""
+    """Stage what is not yet staged of one session, record it in the session's manifest, then bring the item up to
+    date with every file the manifest holds (this run's and earlier runs')."""
     found = client.sessions(F("SessionId").eq(session_id))
     if not found:
+        caught_up = publish_staged_session(services, client.name, session_id)
         raise RsAssetsError(
             f"station {client.name!r} has no session {session_id!r} (evicted, or never published)"
+            + (f"; its item was brought up to date with {caught_up} staged files" if caught_up else "")
         )
     session = found[0]
     files = client.files(session_files_filter(session_id))
@@ -195,15 +210,88 @@ def stage_session(
     if on_planned:
         on_planned(len(plan.tasks))
     report = stage_all(client, services.transfer, plan.tasks, parallel, on_done)
-    catalog = services.catalog
     staged = {o.task.source.name: o.result.object.href for o in report.succeeded if o.result}
     done = [f for f in files if f.Name in staged]
     if staged:
-        catalog.ensure_collection(plan.collection)
-        current = catalog.get_item(plan.collection, session.SessionId)
-        item = merged_session_item(current, session_item(session, done, staged))
-        catalog.upsert_items(plan.collection, [item])
+        item = record_staged_session(
+            services, client.name, plan.collection, session_item(session, done, staged)
+        )
+        publish_session_item(services, plan.collection, item)
     return SessionReport(session, files, report, completeness(session, done), plan.collection, staged)
+
+
+def record_staged_session(services: Services, station: str, collection: str, fresh: dict) -> dict:
+    """Merge ``fresh`` into the session's manifest (the commit point of its staging) and return what it holds."""
+    bucket, key = services.bookkeeping, manifest_key(session_ledger(station), fresh["id"])
+    recorded = read_manifest(services.store, bucket, key) or []
+    item = merged_session_item(recorded[0].item if recorded else None, fresh)
+    write_manifest(services.store, bucket, key, [ManifestEntry(collection, item)])
+    return item
+
+
+def publish_session_item(services: Services, collection: str, item: dict) -> dict:
+    """Upsert ``item`` merged over the published one (which may hold what a concurrent run added)."""
+    catalog = services.catalog
+    catalog.ensure_collection(collection)
+    merged = merged_session_item(catalog.get_item(collection, item["id"]), item)
+    catalog.upsert_items(collection, [merged])
+    return merged
+
+
+def publish_staged_session(services: Services, station: str, session_id: str) -> int:
+    """Bring a session's item up to date from its manifest alone (no station needed); how many files it lacked."""
+    key = manifest_key(session_ledger(station), session_id)
+    recorded = read_manifest(services.store, services.bookkeeping, key)
+    if not recorded:
+        return 0
+    entry = recorded[0]
+    missing = unpublished_files(entry.item, services.catalog.get_item(entry.collection, session_id))
+    if missing:
+        publish_session_item(services, entry.collection, entry.item)
+    return len(missing)
+
+
+@dataclass
+class Reconciliation:
+    """``behind``: sessions whose item lacks staged files; ``in_sync``: manifest ETag of each session found
+    complete in the catalog, so that the next pass reads only the manifests that changed since."""
+
+    behind: list[str] = field(default_factory=list)
+    in_sync: dict[str, str] = field(default_factory=dict)
+
+
+def reconcile_sessions(
+    services: Services, station: str, known: dict[str, str], since: datetime
+) -> Reconciliation:
+    """Compare each session manifest written since ``since`` with its published item."""
+    found = Reconciliation()
+    prefix = manifest_prefix(session_ledger(station))
+    for info in services.store.list(services.bookkeeping, prefix):
+        session_id = info.key.removeprefix(prefix).removesuffix(".json")
+        if not info.key.endswith(".json") or (info.modified is not None and info.modified < since):
+            continue
+        if info.etag and known.get(session_id) == info.etag:
+            found.in_sync[session_id] = info.etag
+            continue
+        recorded = read_manifest(services.store, services.bookkeeping, info.key)
+        if not recorded:
+            continue
+        entry = recorded[0]
+        if unpublished_files(entry.item, services.catalog.get_item(entry.collection, session_id)):
+            found.behind.append(session_id)
+        else:
+            found.in_sync[session_id] = info.etag
+    return found
+
+
+def unpublished_files(recorded: dict, published: dict | None) -> list[str]:
+    """Files the manifest holds as staged that the published item lacks (or points elsewhere for)."""
+    assets = (published or {}).get("assets", {})
+    return [
+        name
+        for name, asset in recorded.get("assets", {}).items()
+        if assets.get(name, {}).get("href") != asset.get("href")
+    ]
 
 
 def merged_session_item(current: dict | None, fresh: dict) -> dict:

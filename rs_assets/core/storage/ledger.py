@@ -24,9 +24,13 @@ class ManifestEntry:
     item: dict[str, Any]
 
 
+def manifest_prefix(family: str) -> str:
+    return f"{MANIFEST_PREFIX}/{family}/"
+
+
 def manifest_key(family: str, partition: str) -> str:
     safe = partition.replace("/", "_")
-    return f"{MANIFEST_PREFIX}/{family}/{safe}.json"
+    return f"{manifest_prefix(family)}{safe}.json"
 
 
 def write_manifest(store: ObjectStore, bucket: str, key: str, entries: list[ManifestEntry]) -> None:

@@ -7,6 +7,7 @@ import builtins
 import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from boto3.exceptions import S3UploadFailedError
@@ -31,6 +32,8 @@ class ObjectInfo:
     key: str
     size: int
     md5: str | None
+    etag: str = ""
+    modified: datetime | None = None
 
     @property
     def href(self) -> str:
@@ -144,7 +147,14 @@ class ObjectStore:
         try:
             for page in paginator.paginate(Bucket=bucket, Prefix=prefix):
                 for entry in page.get("Contents", []):
-                    yield ObjectInfo(bucket, entry["Key"], int(entry["Size"]), None)
+                    yield ObjectInfo(
+                        bucket,
+                        entry["Key"],
+                        int(entry["Size"]),
+                        None,
+                        str(entry.get("ETag", "")).strip('"'),
+                        entry.get("LastModified"),
+                    )
         except ClientError as exc:
             raise self._fail("list", bucket, prefix, exc) from None
 
