@@ -159,6 +159,15 @@ def backfill(asset: str, start: str, end: str, url: str, wait: bool, poll: float
         sys.exit(1)
 
 
+@main.command("instance-config")
+@click.option("--max-concurrent-runs", default=6, show_default=True, type=click.IntRange(min=1))
+def instance_config_command(max_concurrent_runs: int) -> None:
+    """Print the dagster.yaml of a single-machine instance (pools, run monitoring, run retries)."""
+    from rs_assets.deployment.instance import instance_yaml
+
+    click.echo(instance_yaml(max_concurrent_runs), nl=False)
+
+
 def _register_operations() -> None:
     from rs_assets.cli.operations import COMMANDS
     from rs_assets.cli.processing import process_group
