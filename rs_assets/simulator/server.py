@@ -100,6 +100,7 @@ class StationSimulator:
         self.faults: dict[str, Faults] = {s.name: s.faults for s in config.stations}
         self.requests: deque[dict[str, Any]] = deque(maxlen=20_000)
         self.counts: Counter[str] = Counter()
+        self.bodies: Counter[str] = Counter()  # entity id -> bodies served to their last byte
         self.scripted: dict[str, deque[int]] = {s.name: deque() for s in config.stations}
         self._rng = random.Random(config.seed)
         self._lock = threading.Lock()
@@ -161,6 +162,10 @@ class StationSimulator:
             return False
         with self._lock:
             return self._rng.random() < rate
+
+    def count_body(self, entity_id: str) -> None:
+        with self._lock:
+            self.bodies[entity_id] += 1
 
     def record(self, entry: dict[str, Any]) -> None:
         with self._lock:
@@ -447,7 +452,9 @@ class _Handler(BaseHTTPRequestHandler):
         }
         if status == 206:
             headers["Content-Range"] = f"bytes {start}-{stop - 1}/{size}"
-        self._stream(status, stop - start, parts, headers, self.sim.faults[station.station.name])
+        whole = self._stream(status, stop - start, parts, headers, self.sim.faults[station.station.name])
+        if whole and stop == size and self.command != "HEAD":
+            self.sim.count_body(entity_id)
 
     def _stream(
         self,
@@ -456,14 +463,15 @@ class _Handler(BaseHTTPRequestHandler):
         parts: Iterable[bytes | memoryview],
         headers: dict[str, str],
         faults: Faults,
-    ) -> None:
+    ) -> bool:
+        """Whether the body was sent whole (not dropped by a fault)."""
         self.send_response(status)
         for key, value in headers.items():
             self.send_header(key, value)
         self.send_header("Content-Length", str(length))
         self.end_headers()
         if self.command == "HEAD":
-            return
+            return True
         drop_at = (
             faults.drop_after_bytes
             if self.sim.draw(faults.drop_rate) and length > faults.drop_after_bytes
@@ -480,11 +488,12 @@ class _Handler(BaseHTTPRequestHandler):
                     self.wfile.write(piece[: drop_at - sent])
                     self.wfile.flush()
                     self._drop()
-                    return
+                    return False
                 self.wfile.write(piece)
                 sent += len(piece)
                 if pace:
                     time.sleep(len(piece) / pace)
+        return True
 
     def _drop(self) -> None:
         self.close_connection = True
@@ -525,6 +534,7 @@ class _Handler(BaseHTTPRequestHandler):
                 200,
                 {
                     "requests": dict(sim.counts),
+                    "bodies_served": dict(sim.bodies),
                     "logins": sim.tokens.logins,
                     "refreshes": sim.tokens.refreshes,
                 },

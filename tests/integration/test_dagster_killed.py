@@ -3,13 +3,8 @@ slot is freed, run retries re-execute it, and the station's queue moves again, w
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import dagster as dg
@@ -20,57 +15,20 @@ from rs_assets.core.catalog import OwnerNamespace, SqliteCatalog
 from rs_assets.core.timeutil import utcnow
 from rs_assets.simulator.config import SimStation
 from tests.conftest import SimulatorFactory
+from tests.integration.dagster_process import (
+    dagster_dev,
+    dagster_env,
+    free_port,
+    instance_home,
+    kill_all,
+    listening,
+    processes_with,
+    wait_until,
+)
 from tests.integration.platform import make_platform
-from tests.integration.test_dev_command import _listening, _port_block
 
-ROOT = Path(__file__).resolve().parents[2]
 JOB = "ins_session_staging"
 POOL = "station-INS"
-
-
-def processes_with(marker: str) -> list[int]:
-    """Pids of the processes whose environment holds ``marker``: every process of one Dagster instance."""
-    found = []
-    for proc in Path("/proc").iterdir():
-        try:
-            if proc.name.isdigit() and marker.encode() in (proc / "environ").read_bytes():
-                found.append(int(proc.name))
-        except OSError:
-            continue
-    return found
-
-
-@contextmanager
-def dagster_dev(env: dict[str, str], port: int, log: Path) -> Iterator[subprocess.Popen]:
-    venv = str(ROOT / ".venv")
-    process = subprocess.Popen(
-        [f"{venv}/bin/dg", "dev", "--use-active-venv", "--host", "127.0.0.1", "--port", str(port)],
-        cwd=ROOT,
-        env={**env, "VIRTUAL_ENV": venv, "PATH": f"{venv}/bin:{os.environ['PATH']}"},
-        stdin=subprocess.DEVNULL,
-        stdout=log.open("a"),
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    try:
-        yield process
-    finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGINT)
-            try:
-                process.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-
-
-def wait_until(what: str, seconds: float, check, log: Path):  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        found = check()
-        if found:
-            return found
-        time.sleep(2)
-    raise AssertionError(f"{what} did not happen within {seconds:.0f} s\n{log.read_text()[-4000:]}")
 
 
 def runs_of(instance: dg.DagsterInstance, *statuses: dg.DagsterRunStatus) -> list[dg.DagsterRun]:
@@ -96,38 +54,21 @@ def test_a_run_killed_with_dagster_is_failed_its_slot_freed_and_retried_after_re
     faults = f"{sim.url}/_sim/faults"
     requests.post(faults, json={"station": "INS", "faults": {"bytes_per_second": 60_000}}, timeout=10)
     platform = make_platform(s3_endpoint, None, tmp_path, unique, sim)
-    home = tmp_path / "dagster"
-    home.mkdir()
-    config = subprocess.run(
-        [str(ROOT / ".venv" / "bin" / "rs-assets"), "instance-config"],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    (home / "dagster.yaml").write_text(config.stdout)
+    home = instance_home(tmp_path / "dagster")
     marker = f"rs-killed-{unique}"
-    no_processors = tmp_path / "processors.yaml"
-    no_processors.write_text("processors: []\n")
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith(("RS_ASSETS_", "DAGSTER_"))},
-        **platform.cli_env(tmp_path / "data"),
-        "DAGSTER_HOME": str(home),
-        "RS_ASSETS_PROCESSORS_FILE": str(no_processors),
-        "RS_KILL_TEST": marker,
-    }
-    port = _port_block(1)
+    env = dagster_env(platform.cli_env(tmp_path / "data"), home, marker, tmp_path)
+    port = free_port()
     log = tmp_path / "dagster.log"
 
     with dg.DagsterInstance.from_config(str(home)) as instance:
         with dagster_dev(env, port, log):
-            wait_until("the UI", 240, lambda: _listening(port), log)
+            wait_until("the UI", 240, lambda: listening(port), log)
             running = wait_until(
                 "a session run starting", 240, lambda: runs_of(instance, dg.DagsterRunStatus.STARTED), log
             )[0]
             wait_until("its station slot claimed", 60, lambda: slots_held(instance, running.run_id), log)
             time.sleep(3)
-            for pid in processes_with(marker):  # the machine's view of a crash: every Dagster process at once
-                os.kill(pid, signal.SIGKILL)
+            assert kill_all(marker) > 0  # a crash of the machine: every Dagster process at once
             wait_until("every Dagster process gone", 30, lambda: not processes_with(marker), log)
         assert instance.get_run_by_id(running.run_id).status == dg.DagsterRunStatus.STARTED  # type: ignore[union-attr]
         assert slots_held(instance, running.run_id), "the dead run still holds its slot"
