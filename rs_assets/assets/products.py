@@ -16,7 +16,7 @@ from rs_assets.assets.partitions import partition_day
 from rs_assets.assets.reporting import Progress, fail_if_any, fail_on, failure_list, staging_metadata
 from rs_assets.assets.stations import asset_key, station_key, station_prefix
 from rs_assets.core.archives.normalization import archive_assets, normalize_staged
-from rs_assets.core.catalog.publication import publish
+from rs_assets.core.catalog.publication import publish_ledger
 from rs_assets.core.staging.parallel import stage_recorded
 from rs_assets.core.staging.products import TaskFactory, plan, published_on
 from rs_assets.core.storage.ledger import Ledger, manifest_key, read_manifest
@@ -122,7 +122,7 @@ def build_product_family(
             raise dg.Failure(
                 f"no staging manifest s3://{storage.bucket}/{key}: materialize {ledger} for {context.partition_key} first"
             )
-        report = publish(cat, entries, store)
+        report = publish_ledger(cat, store, storage.bucket, key, entries)
         table = "\n".join(
             ["| collection | new | already there |", "| --- | ---: | ---: |"]
             + [

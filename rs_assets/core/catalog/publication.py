@@ -1,14 +1,19 @@
 """Publish staged items to the catalog: only new ones, only if their objects are really there, in bulk.
 
-A ledger records an item once its objects were committed and verified, but a later step may have removed them
-since (an archive replaced by its content, a converted SAFE, an operator): each new item's objects are looked up
-just before it is inserted, and an item with an object missing is reported, never published.
+A ledger records an item once its objects were committed and verified, and nothing removes the objects of an item
+that was never published (later steps start from the catalog), so a first publication looks nothing up. An item a
+previous publication inserted and that is gone from the catalog since (an operator removed it, or a step that
+superseded it) may have lost its objects too: its objects are looked up, and an item with one missing is
+reported, never published again. What was published is recorded beside the ledger
+(``{manifest}.published.json``), which is how a later run tells the two apart without a lookup per item.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -48,9 +53,16 @@ def missing_object(store: ObjectStore, item: dict) -> str | None:
     return None
 
 
-def publish(catalog: Catalog, entries: Sequence[ManifestEntry], store: ObjectStore) -> PublicationReport:
-    """Insert items not yet in the catalog whose objects are there; items already there are left alone (a later
-    step may own them, or have superseded them)."""
+def publish(
+    catalog: Catalog,
+    entries: Sequence[ManifestEntry],
+    store: ObjectStore | None = None,
+    published_before: Collection[str] = (),
+) -> PublicationReport:
+    """Insert the items not in the catalog; items already there are left alone (a later step may own them).
+
+    ``published_before`` (``collection/id``) are the items an earlier publication inserted: one of them missing
+    from the catalog is inserted again only if ``store`` still has its objects."""
     report = PublicationReport()
     by_collection: defaultdict[str, list[dict]] = defaultdict(list)
     for entry in entries:
@@ -60,9 +72,12 @@ def publish(catalog: Catalog, entries: Sequence[ManifestEntry], store: ObjectSto
             catalog.ensure_collection(collection)
             existing = catalog.existing_ids(collection, [item["id"] for item in items])
             new = [item for item in items if item["id"] not in existing]
-            gaps = list(lookups.map(lambda item: _lookup(store, item), new))
-            fresh = [item for item, gap in zip(new, gaps, strict=True) if gap is None]
-            report.missing += [gap for gap in gaps if gap is not None]
+            again = [item for item in new if f"{collection}/{item['id']}" in published_before]
+            gaps = dict(
+                zip((i["id"] for i in again), lookups.map(lambda i: _lookup(store, i), again), strict=True)
+            )
+            fresh = [item for item in new if gaps.get(item["id"]) is None]
+            report.missing += [gap for gap in gaps.values() if gap is not None]
             if fresh:
                 catalog.upsert_items(collection, fresh)
             report.published[collection] = [item["id"] for item in fresh]
@@ -70,7 +85,27 @@ def publish(catalog: Catalog, entries: Sequence[ManifestEntry], store: ObjectSto
     return report
 
 
-def _lookup(store: ObjectStore, item: dict) -> str | None:
+def publish_ledger(
+    catalog: Catalog, store: ObjectStore, bucket: str, manifest: str, entries: Sequence[ManifestEntry]
+) -> PublicationReport:
+    """``publish`` a partition's ledger, then record what it holds as published."""
+    record = f"{manifest.removesuffix('.json')}.published.json"
+    body = store.read(bucket, record)
+    try:
+        before = set(json.loads(body)) if body else set()
+    except ValueError as exc:
+        raise RsAssetsError(f"publication record s3://{bucket}/{record} is unreadable: {exc}") from None
+    report = publish(catalog, entries, store, before)
+    now = before | {f"{c}/{i}" for c, ids in report.published.items() for i in ids}
+    if now != before:
+        payload = json.dumps(sorted(now), separators=(",", ":")).encode()
+        store.put(bucket, record, payload, hashlib.md5(payload).hexdigest())
+    return report
+
+
+def _lookup(store: ObjectStore | None, item: dict) -> str | None:
+    if store is None:
+        return None
     try:
         return missing_object(store, item)
     except RsAssetsError as exc:
