@@ -22,7 +22,7 @@ import dagster as dg
 
 from rs_assets.core.catalog.mapping import product_item_id
 from rs_assets.core.timeutil import utcnow
-from rs_assets.deployment.launcher import STARTED_PROCESS
+from rs_assets.deployment.launcher import STARTED_PROCESS, worker_alive
 from rs_assets.simulator.config import Faults, SimStation
 from tests.conftest import TEST_S3_KEYS, SimulatorFactory
 from tests.integration.dagster_process import (
@@ -45,11 +45,28 @@ PARALLEL_DOWNLOADS = 4
 
 
 def worker_pid(instance: dg.DagsterInstance, run_id: str) -> int | None:
+    """The pid a run's worker recorded, while that very process still runs."""
     for record in instance.all_logs(run_id, of_type=dg.DagsterEventType.ENGINE_EVENT):
         if (record.message or "").startswith(STARTED_PROCESS):
             event = record.dagster_event
             pid = event.engine_event_data.metadata.get("pid") if event and event.engine_event_data else None
-            return int(str(pid.value)) if pid is not None else None
+            if pid is not None and worker_alive(int(str(pid.value)), record.timestamp):
+                return int(str(pid.value))
+    return None
+
+
+def kill_a_run_worker(instance: dg.DagsterInstance) -> str | None:
+    """SIGKILL the worker of a run in progress; the job's name, or None when no worker could be killed yet (runs
+    of a few seconds may end between the lookup and the kill)."""
+    for run in instance.get_runs(filters=dg.RunsFilter(statuses=[dg.DagsterRunStatus.STARTED])):
+        pid = worker_pid(instance, run.run_id)
+        if pid is None:
+            continue
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            continue
+        return run.job_name
     return None
 
 
@@ -109,18 +126,8 @@ def test_under_faults_kills_and_outages_everything_settles_without_an_operator(
             started = time.monotonic()
             with dagster_dev(env, port, log):
                 wait_until("the UI", 240, lambda: listening(port), log)
-                run = wait_until(
-                    "a run starting",
-                    240,
-                    lambda: list(
-                        instance.get_runs(filters=dg.RunsFilter(statuses=[dg.DagsterRunStatus.STARTED]))
-                    ),
-                    log,
-                    0.5,
-                )[0]
-                pid = wait_until("its worker's pid", 60, lambda: worker_pid(instance, run.run_id), log, 0.5)
-                os.kill(pid, signal.SIGKILL)
-                events.append(f"run worker of {run.job_name} killed")
+                job = wait_until("a run worker killed", 240, lambda: kill_a_run_worker(instance), log, 0.2)
+                events.append(f"run worker of {job} killed")
                 time.sleep(15)
 
                 s3.kill()
