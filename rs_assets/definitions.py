@@ -4,6 +4,7 @@ import dagster as dg
 
 from rs_assets.assets.auxip import build_auxip
 from rs_assets.assets.cadip import build_cadip
+from rs_assets.assets.lifecycle import build_lifecycle
 from rs_assets.assets.partitions import daily_partitions
 from rs_assets.assets.prip import build_prip
 from rs_assets.assets.processing import build_processing
@@ -28,6 +29,7 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
     built = dg.Definitions.merge(*families) if families else dg.Definitions()
     produced = {a.key.to_user_string(): a for a in built.assets or [] if isinstance(a, dg.AssetsDefinition)}
     families.append(build_processing(settings.processors(), produced))
+    families.append(build_lifecycle())
     # One process per run: every step of our jobs is I/O- or eopf-bound, and on small machines the
     # multiprocess executor's extra interpreter per step costs more than it parallelises.
     return dg.Definitions.merge(

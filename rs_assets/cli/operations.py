@@ -20,6 +20,7 @@ from rs_assets.cli.context import (
     stderr,
     table,
 )
+from rs_assets.core.errors import RsAssetsError
 
 
 def _station_kind(stations: Any, name: str) -> str:
@@ -303,4 +304,61 @@ def search_command(
         stderr.print("no items match")
 
 
-COMMANDS = [stage_session_command, valcover_command, convert_command, catalog_group]
+@click.group("lifecycle")
+def lifecycle_group() -> None:
+    """Expiry of staged and produced items (their expires date, from the bucket rules)."""
+
+
+@lifecycle_group.command("run")
+@click.option("--dry-run", is_flag=True, help="List what would expire; delete and change nothing.")
+@click.option("--collection", "collections", multiple=True, help="Only this collection (repeatable).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def lifecycle_run_command(dry_run: bool, collections: tuple[str, ...], as_json: bool) -> None:
+    """Delete the objects of expired items and mark them unpublished (the items stay)."""
+    from rs_assets.core.lifecycle.expiry import run_expiry
+    from rs_assets.core.timeutil import utcnow
+
+    res = resources()
+    reports, failures = [], []
+    with failures_as_exit():
+        shared = services(res)
+        chosen = list(collections) or shared.catalog.collections()
+        now = utcnow()
+        with progress_bar("expiry", quiet=as_json) as (set_total, advance):
+            set_total(len(chosen))
+            for collection in chosen:
+                try:
+                    reports.append(run_expiry(shared, collection, now, dry_run=dry_run))
+                except RsAssetsError as exc:
+                    failures.append(f"{collection}: {exc}")
+                advance()
+    payload = {
+        "dry_run": dry_run,
+        "collections": {
+            r.collection: {
+                "items": [e.item_id for e in r.expired],
+                "bytes": r.bytes,
+                "objects_deleted": r.objects_deleted,
+                "left_alone": r.problems,
+                "failures": r.failures,
+            }
+            for r in reports
+        },
+        "failures": failures,
+    }
+    rows = table("collection", "items", "bytes", "objects deleted", "left alone")
+    for r in reports:
+        rows.add_row(
+            r.collection, str(len(r.expired)), f"{r.bytes:,}", str(r.objects_deleted), str(len(r.problems))
+        )
+    verb = "would expire" if dry_run else "expired"
+    emit(as_json, payload, rows, f"{sum(len(r.expired) for r in reports)} items {verb}")
+    for line in (
+        [p for r in reports for p in r.problems] + [f for r in reports for f in r.failures] + failures
+    ):
+        stderr.print(line, markup=False, highlight=False, soft_wrap=True)
+    if failures or any(r.failures for r in reports):
+        raise SystemExit(1)
+
+
+COMMANDS = [stage_session_command, valcover_command, convert_command, catalog_group, lifecycle_group]

@@ -1,0 +1,82 @@
+"""The data lifecycle in Dagster: expiry of every collection of the owner, hourly, as a job on a schedule.
+
+The logic and the order that keeps the catalog truthful are in ``rs_assets.core.lifecycle.expiry``.
+"""
+
+import dagster as dg
+from pydantic import Field
+
+from rs_assets.assets.reporting import fail_on, failure_list
+from rs_assets.core.errors import RsAssetsError
+from rs_assets.core.lifecycle.expiry import ExpiryReport, run_expiry
+from rs_assets.core.timeutil import utcnow
+from rs_assets.resources import CatalogResource, ObjectStorage
+from rs_assets.resources.services import services_of
+
+
+class ExpiryConfig(dg.Config):
+    dry_run: bool = Field(False, description="List what would expire; delete and change nothing")
+    collections: list[str] = Field(default_factory=list, description="Only these collections (default: all)")
+
+
+def expiry_table(reports: list[ExpiryReport], limit: int = 50) -> str:
+    rows = ["| collection | item | objects | bytes |", "| --- | --- | ---: | ---: |"]
+    for report in reports:
+        rows += [
+            f"| {report.collection} | {e.item_id} | {len(e.objects)} | {e.bytes:,} |" for e in report.expired
+        ]
+    return "\n".join(rows[: limit + 2])
+
+
+@dg.op(
+    name="expire_items",
+    description="Delete the objects of items whose expires has passed and mark the items unpublished.",
+)
+def expire_items(
+    context: dg.OpExecutionContext, config: ExpiryConfig, storage: ObjectStorage, catalog: CatalogResource
+) -> dg.Output[int]:
+    services, now = services_of(storage, catalog), utcnow()
+    collections = config.collections or services.catalog.collections()
+    reports, failures = [], []
+    for collection in collections:
+        try:
+            report = run_expiry(services, collection, now, dry_run=config.dry_run)
+        except RsAssetsError as exc:
+            failures.append(f"{collection}: {exc}")
+            continue
+        reports.append(report)
+        failures += [f"{collection}: {f}" for f in report.failures]
+        context.log.info(
+            f"{collection}: {len(report.expired)} items expired, {report.bytes:,} bytes, "
+            f"{report.objects_deleted} objects deleted, {len(report.problems)} left alone"
+        )
+    metadata: dict = {
+        "dry_run": dg.MetadataValue.bool(config.dry_run),
+        "items_expired": dg.MetadataValue.int(sum(len(r.expired) for r in reports)),
+        "bytes_freed": dg.MetadataValue.int(0 if config.dry_run else sum(r.bytes for r in reports)),
+        "objects_deleted": dg.MetadataValue.int(sum(r.objects_deleted for r in reports)),
+        "items": dg.MetadataValue.md(expiry_table(reports)),
+        "left_alone": failure_list([p for r in reports for p in r.problems]),
+        "failures": failure_list(failures),
+    }
+    for report in reports:
+        metadata[f"items_expired/{report.collection}"] = dg.MetadataValue.int(len(report.expired))
+        metadata[f"bytes_freed/{report.collection}"] = dg.MetadataValue.int(report.bytes)
+    fail_on(failures, f"expiry: {len(failures)} failures", metadata)
+    return dg.Output(sum(len(r.expired) for r in reports), metadata=metadata)
+
+
+@dg.job(name="lifecycle_expiry", description="Expiry of every collection (the reference's data lifecycle).")
+def lifecycle_expiry() -> None:
+    expire_items()
+
+
+def build_lifecycle() -> dg.Definitions:
+    schedule = dg.ScheduleDefinition(
+        name="hourly_expiry",
+        job=lifecycle_expiry,
+        cron_schedule="17 * * * *",
+        default_status=dg.DefaultScheduleStatus.RUNNING,
+        description="Expires what has expired, every hour.",
+    )
+    return dg.Definitions(jobs=[lifecycle_expiry], schedules=[schedule])

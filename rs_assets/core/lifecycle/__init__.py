@@ -1,0 +1,1 @@
+"""Data lifecycle: expiry of staged and produced items (the reference's data_lifecycle)."""
