@@ -25,6 +25,7 @@ import hashlib
 import json
 from collections import defaultdict
 from collections.abc import Callable, Collection, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -36,6 +37,8 @@ from ..storage.object_store import split_href
 from ..timeutil import format_item_datetime, parse_datetime
 
 PLAN_PREFIX = "_rs-assets/lifecycle/expiry"
+DELETE_BATCH = 500
+DELETES_IN_FLIGHT = 8
 DATA_RELS = frozenset({"alternate", "enclosure", "data"})  # links that lead to the data, not to other items
 Item = dict[str, Any]
 
@@ -199,10 +202,16 @@ def _delete(
                 by_bucket[bucket] += [o.key for o in services.store.list(bucket, key)]
             else:
                 by_bucket[bucket].append(key)
-    for bucket, keys in sorted(by_bucket.items()):
-        for start in range(0, len(keys), 1000):
-            batch = keys[start : start + 1000]
-            refused = services.store.delete_many(bucket, batch)
+    batches = [
+        (bucket, keys[start : start + DELETE_BATCH])
+        for bucket, keys in sorted(by_bucket.items())
+        for start in range(0, len(keys), DELETE_BATCH)
+    ]
+    # S3 servers answer a DeleteObjects request only once every key of it is gone: several in flight keep it busy.
+    with ThreadPoolExecutor(DELETES_IN_FLIGHT, thread_name_prefix="expiry-delete") as pool:
+        for (_, batch), refused in zip(
+            batches, pool.map(lambda b: services.store.delete_many(*b), batches), strict=True
+        ):
             report.failures += refused
             report.objects_deleted += len(batch) - len(refused)
             if on_deleted:
