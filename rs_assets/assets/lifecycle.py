@@ -1,4 +1,4 @@
-"""The data lifecycle in Dagster: expiry of every collection of the owner, hourly, as a job on a schedule.
+"""The data lifecycle in Dagster: expiry of every collection of the owner, and storage accounting, each hourly.
 
 The logic and the order that keeps the catalog truthful are in ``rs_assets.core.lifecycle.expiry``.
 """
@@ -8,6 +8,7 @@ from pydantic import Field
 
 from rs_assets.assets.reporting import fail_on, failure_list
 from rs_assets.core.errors import RsAssetsError
+from rs_assets.core.lifecycle.accounting import storage_report
 from rs_assets.core.lifecycle.expiry import ExpiryReport, run_expiry
 from rs_assets.core.timeutil import utcnow
 from rs_assets.resources import CatalogResource, ObjectStorage
@@ -71,6 +72,37 @@ def lifecycle_expiry() -> None:
     expire_items()
 
 
+@dg.asset(
+    name="storage_usage",
+    group_name="lifecycle",
+    kinds={"s3", "stac"},
+    description="Objects and bytes per bucket, items and bytes per collection, and what expires within a day and "
+    "a week: numeric metadata, so that the UI plots them over time.",
+)
+def storage_usage(
+    context: dg.AssetExecutionContext, storage: ObjectStorage, catalog: CatalogResource
+) -> dg.MaterializeResult:
+    report = storage_report(
+        services_of(storage, catalog), utcnow(), lambda name: context.log.info(f"counted {name}")
+    )
+    metadata: dict = {
+        "items": dg.MetadataValue.int(sum(c.items for c in report.collections)),
+        "bytes_in_items": dg.MetadataValue.int(sum(c.bytes for c in report.collections)),
+        "objects": dg.MetadataValue.int(sum(b.objects for b in report.buckets)),
+        "bytes_in_buckets": dg.MetadataValue.int(sum(b.bytes for b in report.buckets)),
+        "expiring_within_a_day": dg.MetadataValue.int(sum(c.expiring_day for c in report.collections)),
+        "expiring_within_a_week": dg.MetadataValue.int(sum(c.expiring_week for c in report.collections)),
+        "usage": dg.MetadataValue.md(report.markdown()),
+    }
+    for c in report.collections:
+        metadata[f"items/{c.collection}"] = dg.MetadataValue.int(c.items)
+        metadata[f"bytes/{c.collection}"] = dg.MetadataValue.int(c.bytes)
+    for b in report.buckets:
+        metadata[f"objects/{b.bucket}"] = dg.MetadataValue.int(b.objects)
+        metadata[f"bytes/{b.bucket}"] = dg.MetadataValue.int(b.bytes)
+    return dg.MaterializeResult(metadata=metadata)
+
+
 def build_lifecycle() -> dg.Definitions:
     schedule = dg.ScheduleDefinition(
         name="hourly_expiry",
@@ -79,4 +111,14 @@ def build_lifecycle() -> dg.Definitions:
         default_status=dg.DefaultScheduleStatus.RUNNING,
         description="Expires what has expired, every hour.",
     )
-    return dg.Definitions(jobs=[lifecycle_expiry], schedules=[schedule])
+    accounting = dg.define_asset_job("storage_accounting", selection=[storage_usage])
+    hourly_usage = dg.ScheduleDefinition(
+        name="hourly_storage_usage",
+        job=accounting,
+        cron_schedule="47 * * * *",
+        default_status=dg.DefaultScheduleStatus.RUNNING,
+        description="Materializes storage_usage every hour.",
+    )
+    return dg.Definitions(
+        assets=[storage_usage], jobs=[lifecycle_expiry, accounting], schedules=[schedule, hourly_usage]
+    )

@@ -361,4 +361,46 @@ def lifecycle_run_command(dry_run: bool, collections: tuple[str, ...], as_json: 
         raise SystemExit(1)
 
 
-COMMANDS = [stage_session_command, valcover_command, convert_command, catalog_group, lifecycle_group]
+@click.group("storage")
+def storage_group() -> None:
+    """What the buckets and the catalog hold."""
+
+
+@storage_group.command("report")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def storage_report_command(as_json: bool) -> None:
+    """Objects and bytes per bucket; items, bytes and what expires within a day and a week per collection."""
+    from dataclasses import asdict
+
+    from rs_assets.core.lifecycle.accounting import storage_report
+    from rs_assets.core.timeutil import utcnow
+
+    res = resources()
+    with failures_as_exit():
+        shared = services(res)
+        with progress_bar("storage", quiet=as_json) as (set_total, advance):
+            set_total(len(shared.catalog.collections()) + len(shared.placement.rules.buckets))
+            report = storage_report(shared, utcnow(), lambda _: advance())
+    rows = table("collection / bucket", "items / objects", "bytes", "expiring in a day", "in a week")
+    for c in report.collections:
+        rows.add_row(
+            c.collection, str(c.items), f"{c.bytes:,}", f"{c.expiring_day:,}", f"{c.expiring_week:,}"
+        )
+    for b in report.buckets:
+        rows.add_row(f"s3://{b.bucket}", str(b.objects), f"{b.bytes:,}", "", "")
+    payload = {
+        "collections": [asdict(c) for c in report.collections],
+        "buckets": [asdict(b) for b in report.buckets],
+    }
+    total = sum(b.bytes for b in report.buckets)
+    emit(as_json, payload, rows, f"{len(report.buckets)} buckets, {total:,} bytes")
+
+
+COMMANDS = [
+    stage_session_command,
+    valcover_command,
+    convert_command,
+    catalog_group,
+    lifecycle_group,
+    storage_group,
+]

@@ -182,3 +182,34 @@ def test_stations_check_reports_each_station(cli) -> None:  # type: ignore[no-un
     assert result.exit_code == 0, result.output
     rows = {r["name"]: r["status"] for r in json.loads(result.stdout)}
     assert rows == {"INS": "reachable", "ADGS": "reachable", "PRIP": "reachable"}
+
+
+def test_lifecycle_run_and_storage_report(cli, sim: StationSimulator, platform: Platform) -> None:  # type: ignore[no-untyped-def]
+    sessions, _ = sim.data.stations["INS"].entity_set("Sessions", sim.data.now())
+    session_id = sessions[0]["SessionId"]
+    assert cli("stage-session", "INS", session_id).exit_code == 0
+    catalog = catalog_of(platform)
+    item = catalog.get_item("s01-cadip-session", session_id)
+    assert item is not None
+    staged = platform.listing(f"{platform.owner}/s01-cadip-session/{session_id}/")
+    item["properties"]["expires"] = "2026-01-01T00:00:00.000Z"
+    catalog.upsert_items("s01-cadip-session", [item])
+
+    report = json.loads(cli("storage", "report", "--json").stdout)
+    usage = next(c for c in report["collections"] if c["collection"].endswith("s01-cadip-session"))
+    assert usage["items"] == 1 and usage["bytes"] == sum(staged.values()) == usage["expiring_day"]
+
+    listed = cli("lifecycle", "run", "--dry-run", "--collection", "s01-cadip-session", "--json")
+    assert listed.exit_code == 0, listed.output
+    plan = json.loads(listed.stdout)["collections"]["s01-cadip-session"]
+    assert plan["items"] == [session_id] and plan["objects_deleted"] == 0
+    assert platform.listing(f"{platform.owner}/s01-cadip-session/{session_id}/") == staged
+
+    done = cli("lifecycle", "run", "--collection", "s01-cadip-session")
+    assert done.exit_code == 0 and "1 items expired" in done.stdout
+    assert platform.listing(f"{platform.owner}/s01-cadip-session/{session_id}/") == {}
+    expired = catalog.get_item("s01-cadip-session", session_id)
+    assert expired is not None and expired["assets"] == {} and expired["properties"]["unpublished"]
+
+    unknown = cli("lifecycle", "run", "--collection", "no-such-collection")
+    assert unknown.exit_code == 1 and "does not exist" in unknown.output

@@ -12,6 +12,7 @@ import pytest
 from rs_assets.core.catalog import Catalog, OwnerNamespace, SqliteCatalog, StacApiCatalog
 from rs_assets.core.catalog.mapping import CollectionNames
 from rs_assets.core.errors import CatalogError, RsAssetsError
+from rs_assets.core.lifecycle.accounting import storage_report
 from rs_assets.core.lifecycle.expiry import plan_key, run_expiry
 from rs_assets.core.services import Placement, Services
 from rs_assets.core.storage.bucket_rules import BucketRules
@@ -171,3 +172,68 @@ def test_bad_items_are_reported_one_by_one_and_nothing_outside_the_buckets_is_de
     assert {k.split("/")[2] for k in keys(services)} == {"bad-date"}
     with pytest.raises(RsAssetsError, match="does not exist"):
         run_expiry(services, "no-such-collection", NOW)
+
+
+def test_storage_usage_counts_items_objects_and_what_expires_soon(services: Services) -> None:
+    in_hours = format_item_datetime(datetime.now(UTC) + timedelta(hours=12))
+    in_days = format_item_datetime(datetime.now(UTC) + timedelta(days=3))
+    far = format_item_datetime(datetime.now(UTC) + timedelta(days=30))
+    soon, later, kept = (
+        stage(services, "soon", in_hours),
+        stage(services, "later", in_days),
+        stage(services, "kept", far),
+    )
+    publish(services, soon, later, kept)
+    services.store.put(data_bucket(services), "o/orphan", b"x" * 7, hashlib.md5(b"x" * 7).hexdigest())
+
+    report = storage_report(services, datetime.now(UTC))
+    usage = next(c for c in report.collections if c.collection.endswith(COLLECTION))
+    size = {i["id"]: sum(a["file:size"] for a in i["assets"].values()) for i in (soon, later, kept)}
+    assert (usage.items, usage.unpublished, usage.bytes) == (3, 0, sum(size.values()))
+    assert (usage.expiring_day, usage.expiring_week) == (size["soon"], size["soon"] + size["later"])
+    bucket = next(b for b in report.buckets if b.bucket == data_bucket(services))
+    assert (bucket.objects, bucket.bytes) == (7, sum(size.values()) + 7), (
+        "the orphan shows in the bucket only"
+    )
+
+
+def test_the_storage_usage_asset_records_its_counts_as_numbers(
+    s3_endpoint: str, tmp_path: Path, unique: str
+) -> None:
+    import dagster as dg
+
+    from rs_assets.assets.lifecycle import storage_usage
+    from rs_assets.resources import CatalogResource, ObjectStorage
+    from tests.conftest import TEST_S3_KEYS
+
+    data, system = f"use-data-{unique}", f"use-sys-{unique}"
+    client = s3_client(s3_endpoint)
+    for bucket in (data, system):
+        client.create_bucket(Bucket=bucket)
+    client.put_object(Bucket=data, Key="o/s1-aux/x/x.EOF", Body=b"y" * 11)
+    rules = tmp_path / "rules.csv"
+    rules.write_text(f"*,*,*,30,{data}\n")
+    catalog = CatalogResource(backend="sqlite", sqlite_path=str(tmp_path / "c.sqlite"), owner="use")
+    item = {
+        "type": "Feature", "stac_version": "1.1.0", "stac_extensions": [], "id": "x", "geometry": None,
+        "properties": {"datetime": "2026-11-01T00:00:00.000Z", "expires": "2099-01-01T00:00:00.000Z"},
+        "links": [], "assets": {"x.EOF": {"href": f"s3://{data}/o/s1-aux/x/x.EOF", "file:size": 11}},
+    }  # fmt: skip
+    cat = catalog.catalog()
+    cat.ensure_collection("s1-aux")
+    cat.upsert_items("s1-aux", [item])
+    storage = ObjectStorage(
+        endpoint_url=s3_endpoint,
+        region_name="us-east-1",
+        aws_access_key_id=TEST_S3_KEYS[0],
+        aws_secret_access_key=TEST_S3_KEYS[1],
+        bucket=system,
+        bucket_rules_file=str(rules),
+    )
+    result = dg.materialize([storage_usage], resources={"storage": storage, "catalog": catalog})
+    metadata = {
+        k: v.value for k, v in result.get_asset_materialization_events()[0].materialization.metadata.items()
+    }
+    assert metadata["items/use:s1-aux"] == 1 and metadata["bytes/use:s1-aux"] == 11
+    assert metadata[f"objects/{data}"] == 1 and metadata["bytes_in_buckets"] == 11
+    assert metadata["expiring_within_a_week"] == 0
