@@ -17,7 +17,7 @@ from rs_assets.assets.reporting import Progress, fail_if_any, fail_on, failure_l
 from rs_assets.assets.stations import asset_key, station_key, station_prefix
 from rs_assets.core.archives.normalization import archive_assets, normalize_staged
 from rs_assets.core.catalog.publication import publish_ledger
-from rs_assets.core.staging.parallel import stage_recorded
+from rs_assets.core.staging.parallel import expired_tasks, stage_recorded
 from rs_assets.core.staging.products import TaskFactory, plan, published_on
 from rs_assets.core.storage.ledger import Ledger, manifest_key, read_manifest
 from rs_assets.resources import CatalogResource, ObjectStorage, StationsResource
@@ -93,6 +93,7 @@ def build_product_family(
             client.config.max_parallel_downloads,
             ledger_,
             Progress(context.log, len(tasks), f"{station} {day}"),
+            restage=expired_tasks(services.catalog, tasks),
         )
         metadata = staging_metadata(report) | {
             "manifest": dg.MetadataValue.path(f"s3://{storage.bucket}/{ledger_.key}")

@@ -256,3 +256,43 @@ def test_publication_follows_staging_for_past_days_too(sim: StationSimulator, pl
     assert set(result.get_requested_partitions(dg.AssetKey(["adgs", "aux_catalog"]))) == {DAY.isoformat()}
     # Normalization is requested with it: one run publishes, then normalizes, in dependency order.
     assert set(result.get_requested_partitions(dg.AssetKey(["adgs", "aux_unpacked"]))) == {DAY.isoformat()}
+
+
+def expire_now(platform: Platform, collection: str, item_id: str) -> None:
+    """What the lifecycle does to an item whose ``expires`` passed: objects deleted, item marked unpublished."""
+    from rs_assets.core.lifecycle.expiry import run_expiry
+    from rs_assets.core.timeutil import utcnow
+    from rs_assets.resources.services import services_of
+
+    res = platform.resources()
+    services = services_of(res["storage"], res["catalog"])  # type: ignore[arg-type]
+    item = services.catalog.get_item(collection, item_id)
+    assert item is not None
+    item["properties"]["expires"] = "2026-01-01T00:00:00.000Z"
+    services.catalog.upsert_items(collection, [item])
+    report = run_expiry(services, collection, utcnow())
+    assert [e.item_id for e in report.expired] == [item_id]
+
+
+def test_an_expired_item_is_staged_again_by_its_days_rerun_and_lives_again(
+    sim: StationSimulator, platform: Platform
+) -> None:
+    assert materialize(platform, "adgs/aux_files", "adgs/aux_catalog").success
+    product = next(p for p in day_products(sim) if not p["Name"].endswith((".zip", ".tgz", ".TGZ")))
+    collection, item_id = f"s{product['Name'][1]}-aux", product_item_id(product["Name"])
+    key = f"{platform.owner}/{collection}/{item_id}/{product['Name']}"
+    expire_now(platform, collection, item_id)
+    assert key not in platform.listing()
+    before = len(downloads(sim))
+
+    again = materialize(platform, "adgs/aux_files", "adgs/aux_catalog")
+    assert again.success
+    assert (
+        metadata(again, "adgs/aux_files")["staged"],
+        metadata(again, "adgs/aux_catalog")["published"],
+    ) == (1, 1)
+    assert len(downloads(sim)) == before + 1, "only the expired product is downloaded again"
+    assert hashlib.md5(platform.read(key)).hexdigest() == product["Checksum"][0]["Value"]
+    item = catalog_of(platform).get_item(collection, item_id)
+    assert item is not None and "unpublished" not in item["properties"] and item["assets"]
+    assert item["properties"]["expires"] > "2026-12-01", "a fresh expires, from this staging"

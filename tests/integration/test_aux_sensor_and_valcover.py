@@ -249,3 +249,23 @@ def test_a_station_that_ignores_the_validity_terms_gets_only_the_window_staged(
 
 def product_type_of(product: dict) -> str:
     return next(a["Value"] for a in product["Attributes"] if a["Name"] == "productType")
+
+
+def test_valcover_stages_again_an_item_the_lifecycle_expired(
+    sim: StationSimulator, platform: Platform
+) -> None:
+    from tests.integration.test_aux_files import expire_now
+
+    products, _ = sim.data.stations["ADGS"].entity_set("Products", sim.data.now())
+    config = valcover_config(products[5], "valcover-aux")
+    run = {"ops": {"stage_aux_valcover": {"config": config}}}
+    first = VALCOVER.execute_in_process(run_config=run, resources=platform.resources())
+    ids = sorted(first.output_for_node("stage_aux_valcover"))
+    assert ids
+    expire_now(platform, "valcover-aux", ids[0])
+    again = VALCOVER.execute_in_process(run_config=run, resources=platform.resources())
+    assert again.output_for_node("stage_aux_valcover") == [ids[0]]
+    item = StacApiCatalog(platform.catalog_url or "", OwnerNamespace(owner=platform.owner)).get_item(
+        "valcover-aux", ids[0]
+    )
+    assert item is not None and item["assets"] and "unpublished" not in item["properties"]

@@ -145,3 +145,12 @@ def test_search_with_cql2_valcover_and_sort(catalog: Catalog) -> None:
 def test_writing_to_a_missing_collection_is_an_error(catalog: Catalog) -> None:
     with pytest.raises(CatalogError):
         catalog.upsert_items("never-created", [make_item("A", 1)])
+
+
+def test_expired_ids_are_the_unpublished_items_no_later_step_superseded(catalog: Catalog) -> None:
+    catalog.ensure_collection("expiry")
+    live, expired, superseded = make_item("live", 1), make_item("expired", 2), make_item("superseded", 3)
+    expired["properties"]["unpublished"] = "2026-11-30T00:00:00.000Z"
+    superseded["properties"] |= {"unpublished": "2026-11-30T00:00:00.000Z", "rs:superseded_by": "u"}
+    catalog.upsert_items("expiry", [live, expired, superseded])
+    assert catalog.expired_ids("expiry", ["live", "expired", "superseded", "absent"]) == {"expired"}

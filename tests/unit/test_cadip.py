@@ -9,6 +9,7 @@ from rs_assets.core.staging.sessions import (
     completeness,
     earliest_eviction,
     eviction_at_risk,
+    merged_session_item,
     plan_session,
     unpublished_files,
 )
@@ -132,3 +133,11 @@ def test_a_file_is_unpublished_when_the_item_lacks_it_or_points_elsewhere() -> N
     assert unpublished_files(recorded, published) == ["b", "c"]
     assert unpublished_files(recorded, None) == ["a", "b", "c"]
     assert unpublished_files(recorded, recorded) == []
+
+
+def test_a_session_staged_again_after_expiry_is_live_again() -> None:
+    expired = {"id": "S", "properties": {"unpublished": "2026-11-30T00:00:00.000Z", "x": 1}, "assets": {}}
+    fresh = {"id": "S", "properties": {"y": 2}, "assets": {"f": {"href": "s3://b/k/f"}}}
+    merged = merged_session_item(expired, fresh)
+    assert merged["properties"] == {"x": 1, "y": 2} and list(merged["assets"]) == ["f"]
+    assert merged_session_item(expired, {**fresh, "assets": {}})["properties"]["unpublished"]

@@ -84,6 +84,11 @@ class Catalog(ABC):
         """Which of ``ids`` exist, in one request per page of ids."""
 
     @abstractmethod
+    def expired_ids(self, collection: str, ids: Iterable[str]) -> set[str]:
+        """Which of ``ids`` the lifecycle expired (``unpublished``, not superseded by a later step): staging treats
+        them as not staged, and publication publishes them again."""
+
+    @abstractmethod
     def item_url(self, collection: str, item_id: str) -> str:
         """Where the item can be read (what ``self`` and ``derived_from`` links point at)."""
 

@@ -5,7 +5,9 @@ that was never published (later steps start from the catalog), so a first public
 previous publication inserted and that is gone from the catalog since (an operator removed it, or a step that
 superseded it) may have lost its objects too: its objects are looked up, and an item with one missing is
 reported, never published again. What was published is recorded beside the ledger
-(``{manifest}.published.json``), which is how a later run tells the two apart without a lookup per item.
+(``{manifest}.published.json``), which is how a later run tells the two apart without a lookup per item. An item
+the lifecycle expired (``unpublished``, its objects deleted) is published again once staging brought its objects
+back, with the fresh ``expires`` the new staging gave it.
 """
 
 from __future__ import annotations
@@ -59,7 +61,7 @@ def publish(
     store: ObjectStore | None = None,
     published_before: Collection[str] = (),
 ) -> PublicationReport:
-    """Insert the items not in the catalog; items already there are left alone (a later step may own them).
+    """Insert the items not in the catalog, or expired there; the others are left alone (a later step may own them).
 
     ``published_before`` (``collection/id``) are the items an earlier publication inserted: one of them missing
     from the catalog is inserted again only if ``store`` still has its objects."""
@@ -71,8 +73,14 @@ def publish(
         for collection, items in sorted(by_collection.items()):
             catalog.ensure_collection(collection)
             existing = catalog.existing_ids(collection, [item["id"] for item in items])
+            expired = catalog.expired_ids(collection, existing) if existing else set()
+            existing -= expired
             new = [item for item in items if item["id"] not in existing]
-            again = [item for item in new if f"{collection}/{item['id']}" in published_before]
+            again = [
+                item
+                for item in new
+                if item["id"] in expired or f"{collection}/{item['id']}" in published_before
+            ]
             gaps = dict(
                 zip((i["id"] for i in again), lookups.map(lambda i: _lookup(store, i), again), strict=True)
             )

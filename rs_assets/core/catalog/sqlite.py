@@ -113,6 +113,21 @@ class SqliteCatalog(Catalog):
                 found.update(row[0] for row in rows)
         return found
 
+    def expired_ids(self, collection: str, ids: Iterable[str]) -> set[str]:
+        wire = self.wire_id(collection)
+        found: set[str] = set()
+        with self._connection() as db:
+            for page in pages(list(dict.fromkeys(ids)), ID_PAGE):
+                marks = ",".join("?" * len(page))
+                rows = db.execute(
+                    f"SELECT id FROM items WHERE collection = ? AND id IN ({marks})"
+                    " AND json_extract(body, '$.properties.unpublished') IS NOT NULL"
+                    """ AND json_extract(body, '$.properties."rs:superseded_by"') IS NULL""",
+                    (wire, *page),
+                )
+                found.update(row[0] for row in rows)
+        return found
+
     def item_url(self, collection: str, item_id: str) -> str:
         return f"{self.path.resolve().as_uri()}#/collections/{quote(self.wire_id(collection), safe=':')}/items/{quote(item_id, safe='')}"
 

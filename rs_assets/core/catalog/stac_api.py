@@ -182,6 +182,33 @@ class StacApiCatalog(Catalog):
             found.update(feature["id"] for feature in response.json().get("features", []))
         return found
 
+    def expired_ids(self, collection: str, ids: Iterable[str]) -> set[str]:
+        wire = self.wire_id(collection)
+        found: set[str] = set()
+        expired = {
+            "op": "and",
+            "args": [
+                {"op": "not", "args": [{"op": "isNull", "args": [{"property": "unpublished"}]}]},
+                {"op": "isNull", "args": [{"property": "rs:superseded_by"}]},
+            ],
+        }
+        for page in pages(list(dict.fromkeys(ids)), ID_PAGE):
+            body = {
+                "collections": [wire],
+                "ids": list(page),
+                "limit": len(page),
+                "filter": expired,
+                "filter-lang": "cql2-json",
+                "fields": {"include": ["id"], "exclude": ["assets", "links", "geometry", "bbox"]},
+            }
+            response = self._request(
+                "POST", f"{self.url}/search", f"look up expired ids in {wire}", json_body=body
+            )
+            if response.status != 200:
+                raise self._fail(response, f"look up expired ids in {wire}")
+            found.update(feature["id"] for feature in response.json().get("features", []))
+        return found
+
     def item_url(self, collection: str, item_id: str) -> str:
         return f"{self._collection_url(collection)}/items/{quote(item_id, safe='')}"
 

@@ -9,11 +9,12 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..catalog import Catalog
 from ..errors import RsAssetsError
 from ..heap import frozen_heap
 from ..station.client import StationClient
@@ -199,9 +200,11 @@ def stage_recorded(
     ledger: Ledger,
     on_done: Callable[[StageOutcome], None] | None = None,
     checkpoint_seconds: float = 5.0,
+    restage: Collection[tuple[str, str]] = (),
 ) -> StagingReport:
     """``stage_all`` through a partition's ledger: what it already verified is not touched again, progress is
-    checkpointed every few seconds, and lookups happen only after an interrupted run.
+    checkpointed every few seconds, and lookups happen only after an interrupted run. ``restage`` (collection, item
+    id) are recorded items whose objects the lifecycle deleted since: they are staged again.
 
     Checkpoints are written on a thread of their own, never holding up the transfers; the final manifest is
     written after the last checkpoint has landed, so it is never overwritten by an older one. A failed
@@ -214,7 +217,7 @@ def stage_recorded(
     todo: list[StageTask] = []
     for task in tasks:
         entry = recorded.get((task.collection, task.item_id))
-        if _recorded(task, entry):
+        if _recorded(task, entry) and (task.collection, task.item_id) not in restage:
             assert entry is not None
             info = ObjectInfo(task.bucket, task.key, task.source.size, task.source.md5)
             done.append(StageOutcome(task, TransferResult(info, skipped=True, seconds=0.0), entry.item))
@@ -249,3 +252,16 @@ def stage_recorded(
         with lock:
             ledger.close(merge(previous, fresh))
     return StagingReport(done + report.outcomes, time.monotonic() - started)
+
+
+def expired_tasks(catalog: Catalog, tasks: Sequence[StageTask]) -> set[tuple[str, str]]:
+    """The tasks whose item the lifecycle expired: staged once, objects deleted since, to be staged again."""
+    by_collection: dict[str, list[str]] = {}
+    for task in tasks:
+        by_collection.setdefault(task.collection, []).append(task.item_id)
+    return {
+        (collection, item_id)
+        for collection, ids in by_collection.items()
+        if catalog.collection_exists(collection)
+        for item_id in catalog.expired_ids(collection, ids)
+    }

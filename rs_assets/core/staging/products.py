@@ -23,7 +23,7 @@ from ..station.models import Product
 from ..station.odata import AttributeEquals, Expr, F, Or, all_of
 from ..storage.ledger import ManifestEntry
 from ..storage.transfer import Source
-from ..timeutil import format_datetime
+from ..timeutil import format_datetime, utcnow
 from .parallel import StageOutcome, StageTask, StagingReport, object_key, stage_all
 
 
@@ -152,11 +152,10 @@ def product_task(
     owner = placement.owner
     product_type = str(product.attribute("productType") or "*")
     where = placement.rules.place(owner, collection, product_type)
-    expires = where.expires(product.PublicationDate) if product.PublicationDate else None
 
     def build(href: str) -> dict:
         item = build_item(product, href)
-        set_expires(item, expires)
+        set_expires(item, where.expires(utcnow()))  # from this staging: a product staged again lives again
         return item
 
     item_id = product_item_id(product.Name)
@@ -267,7 +266,9 @@ def stage_valcover(
     selection = select_valcover(clients, window, latest, services.lease)
     selected = selection.chosen
     catalog.ensure_collection(collection)
-    present = catalog.existing_ids(collection, [product_item_id(p.Name) for _, p in selected])
+    ids = [product_item_id(p.Name) for _, p in selected]
+    present = catalog.existing_ids(collection, ids)
+    present -= catalog.expired_ids(collection, present) if present else set()
     by_station: dict[str, tuple[StationClient, list[StageTask]]] = {}
     errors: list[str] = []
     for client, product in selected:

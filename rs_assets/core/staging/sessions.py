@@ -302,6 +302,8 @@ def merged_session_item(current: dict | None, fresh: dict) -> dict:
         return fresh
     assets = {**current.get("assets", {}), **fresh["assets"]}
     properties = {**current.get("properties", {}), **fresh["properties"]}
+    if fresh["assets"]:  # files staged again after the lifecycle expired the session: it is live again
+        properties.pop("unpublished", None)
     ordered = dict(
         sorted(
             assets.items(),
