@@ -17,6 +17,7 @@ from rs_assets.assets.reporting import Progress, fail_if_any, fail_on, failure_l
 from rs_assets.assets.stations import asset_key, station_key, station_prefix
 from rs_assets.core.archives.normalization import archive_assets, normalize_staged
 from rs_assets.core.catalog.publication import publish_ledger
+from rs_assets.core.errors import RsAssetsError
 from rs_assets.core.staging.parallel import expired_tasks, stage_recorded
 from rs_assets.core.staging.products import TaskFactory, plan, published_on
 from rs_assets.core.storage.ledger import Ledger, manifest_key, read_manifest
@@ -86,6 +87,11 @@ def build_product_family(
         products = client.products(published_on(day, config.product_types, config.missions))
         context.log.info(f"{station}: {len(products)} products published on {day}")
         tasks, planning_errors = plan(products, services.placement, task=family.task)
+        try:
+            restage = expired_tasks(services.catalog, tasks)
+        except RsAssetsError as exc:  # staging never waits for the catalog: the next run re-stages them
+            context.log.warning(f"expired items not looked up, none staged again this time: {exc}")
+            restage = set()
         report = stage_recorded(
             client,
             services.transfer,
@@ -93,7 +99,7 @@ def build_product_family(
             client.config.max_parallel_downloads,
             ledger_,
             Progress(context.log, len(tasks), f"{station} {day}"),
-            restage=expired_tasks(services.catalog, tasks),
+            restage=restage,
         )
         metadata = staging_metadata(report) | {
             "manifest": dg.MetadataValue.path(f"s3://{storage.bucket}/{ledger_.key}")
