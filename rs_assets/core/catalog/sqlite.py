@@ -102,28 +102,25 @@ class SqliteCatalog(Catalog):
                 raise ItemExistsError(f"item {item['id']!r} already exists in collection {wire!r}") from None
 
     def existing_ids(self, collection: str, ids: Iterable[str]) -> set[str]:
-        wire = self.wire_id(collection)
-        found: set[str] = set()
-        with self._connection() as db:
-            for page in pages(list(dict.fromkeys(ids)), ID_PAGE):
-                marks = ",".join("?" * len(page))
-                rows = db.execute(
-                    f"SELECT id FROM items WHERE collection = ? AND id IN ({marks})", (wire, *page)
-                )
-                found.update(row[0] for row in rows)
-        return found
+        return self._ids_where(collection, ids, "")
 
     def expired_ids(self, collection: str, ids: Iterable[str]) -> set[str]:
+        return self._ids_where(
+            collection,
+            ids,
+            " AND json_extract(body, '$.properties.unpublished') IS NOT NULL"
+            """ AND json_extract(body, '$.properties."rs:superseded_by"') IS NULL""",
+        )
+
+    def _ids_where(self, collection: str, ids: Iterable[str], condition: str) -> set[str]:
+        """Which of ``ids`` are in ``collection`` and meet ``condition`` (SQL appended to the WHERE clause)."""
         wire = self.wire_id(collection)
         found: set[str] = set()
         with self._connection() as db:
             for page in pages(list(dict.fromkeys(ids)), ID_PAGE):
                 marks = ",".join("?" * len(page))
                 rows = db.execute(
-                    f"SELECT id FROM items WHERE collection = ? AND id IN ({marks})"
-                    " AND json_extract(body, '$.properties.unpublished') IS NOT NULL"
-                    """ AND json_extract(body, '$.properties."rs:superseded_by"') IS NULL""",
-                    (wire, *page),
+                    f"SELECT id FROM items WHERE collection = ? AND id IN ({marks}){condition}", (wire, *page)
                 )
                 found.update(row[0] for row in rows)
         return found
