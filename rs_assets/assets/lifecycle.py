@@ -7,9 +7,8 @@ import dagster as dg
 from pydantic import Field
 
 from rs_assets.assets.reporting import fail_on, failure_list
-from rs_assets.core.errors import RsAssetsError
 from rs_assets.core.lifecycle.accounting import storage_report
-from rs_assets.core.lifecycle.expiry import ExpiryReport, run_expiry
+from rs_assets.core.lifecycle.expiry import ExpiryReport, expire_collections
 from rs_assets.core.timeutil import utcnow
 from rs_assets.resources import CatalogResource, ObjectStorage
 from rs_assets.resources.services import services_of
@@ -36,21 +35,20 @@ def expiry_table(reports: list[ExpiryReport], limit: int = 50) -> str:
 def expire_items(
     context: dg.OpExecutionContext, config: ExpiryConfig, storage: ObjectStorage, catalog: CatalogResource
 ) -> dg.Output[int]:
-    services, now = services_of(storage, catalog), utcnow()
-    collections = config.collections or services.catalog.collections()
-    reports, failures = [], []
-    for collection in collections:
-        try:
-            report = run_expiry(services, collection, now, dry_run=config.dry_run)
-        except RsAssetsError as exc:
-            failures.append(f"{collection}: {exc}")
-            continue
-        reports.append(report)
-        failures += [f"{collection}: {f}" for f in report.failures]
-        context.log.info(
-            f"{collection}: {len(report.expired)} items expired, {report.bytes:,} bytes, "
-            f"{report.objects_deleted} objects deleted, {len(report.problems)} left alone"
-        )
+    def logged(report: ExpiryReport | None) -> None:
+        if report is not None:
+            context.log.info(
+                f"{report.collection}: {len(report.expired)} items expired, {report.bytes:,} bytes, "
+                f"{report.objects_deleted} objects deleted, {len(report.problems)} left alone"
+            )
+
+    reports, failures = expire_collections(
+        services_of(storage, catalog),
+        config.collections,
+        utcnow(),
+        dry_run=config.dry_run,
+        on_collection=logged,
+    )
     metadata: dict = {
         "dry_run": dg.MetadataValue.bool(config.dry_run),
         "items_expired": dg.MetadataValue.int(sum(len(r.expired) for r in reports)),

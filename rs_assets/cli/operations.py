@@ -20,7 +20,6 @@ from rs_assets.cli.context import (
     stderr,
     table,
 )
-from rs_assets.core.errors import RsAssetsError
 
 
 def _station_kind(stations: Any, name: str) -> str:
@@ -315,23 +314,18 @@ def lifecycle_group() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def lifecycle_run_command(dry_run: bool, collections: tuple[str, ...], as_json: bool) -> None:
     """Delete the objects of expired items and mark them unpublished (the items stay)."""
-    from rs_assets.core.lifecycle.expiry import run_expiry
+    from rs_assets.core.lifecycle.expiry import expire_collections
     from rs_assets.core.timeutil import utcnow
 
     res = resources()
-    reports, failures = [], []
     with failures_as_exit():
         shared = services(res)
         chosen = list(collections) or shared.catalog.collections()
-        now = utcnow()
         with progress_bar("expiry", quiet=as_json) as (set_total, advance):
             set_total(len(chosen))
-            for collection in chosen:
-                try:
-                    reports.append(run_expiry(shared, collection, now, dry_run=dry_run))
-                except RsAssetsError as exc:
-                    failures.append(f"{collection}: {exc}")
-                advance()
+            reports, failures = expire_collections(
+                shared, chosen, utcnow(), dry_run=dry_run, on_collection=lambda _: advance()
+            )
     payload = {
         "dry_run": dry_run,
         "collections": {
@@ -353,11 +347,9 @@ def lifecycle_run_command(dry_run: bool, collections: tuple[str, ...], as_json: 
         )
     verb = "would expire" if dry_run else "expired"
     emit(as_json, payload, rows, f"{sum(len(r.expired) for r in reports)} items {verb}")
-    for line in (
-        [p for r in reports for p in r.problems] + [f for r in reports for f in r.failures] + failures
-    ):
+    for line in [p for r in reports for p in r.problems] + failures:
         stderr.print(line, markup=False, highlight=False, soft_wrap=True)
-    if failures or any(r.failures for r in reports):
+    if failures:
         raise SystemExit(1)
 
 

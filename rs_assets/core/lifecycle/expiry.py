@@ -153,6 +153,32 @@ def run_expiry(
     return report
 
 
+def expire_collections(
+    services: Services,
+    collections: Sequence[str],
+    now: datetime,
+    *,
+    dry_run: bool = False,
+    on_collection: Callable[[ExpiryReport | None], None] | None = None,
+) -> tuple[list[ExpiryReport], list[str]]:
+    """``run_expiry`` over ``collections`` (every collection of the owner when empty); one collection's failure
+    never stops the others. Returns the reports and the failures, each naming its collection."""
+    reports: list[ExpiryReport] = []
+    failures: list[str] = []
+    for collection in collections or services.catalog.collections():
+        report = None
+        try:
+            report = run_expiry(services, collection, now, dry_run=dry_run)
+        except RsAssetsError as exc:
+            failures.append(f"{collection}: {exc}")
+        else:
+            reports.append(report)
+            failures += [f"{collection}: {f}" for f in report.failures]
+        if on_collection:
+            on_collection(report)
+    return reports, failures
+
+
 def _write_plan(services: Services, key: str, expired: Sequence[Expired]) -> None:
     body = json.dumps(
         [{"id": e.item_id, "objects": [list(o) for o in e.objects], "bytes": e.bytes} for e in expired],
