@@ -4,6 +4,7 @@ the test can kill with SIGKILL and start again, on the instance configuration ``
 from __future__ import annotations
 
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -29,6 +30,32 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+SEAWEED_GRPC_OFFSET = 10_000
+
+
+def seaweed_ports(count: int) -> list[int]:
+    """``count`` consecutive free ports below the ephemeral range whose gRPC twins are free too.
+
+    SeaweedFS serves gRPC on ``port + 10000`` and refuses any port that is another one's twin, so ports picked by
+    the kernel (up to 60999) can collide on a restart or exceed 65535.
+    """
+    for _ in range(500):
+        base = random.randrange(20_000, 32_000 - count)
+        ports = range(base, base + count)
+        if all(_bindable(p) and _bindable(p + SEAWEED_GRPC_OFFSET) for p in ports):
+            return list(ports)
+    raise AssertionError(f"no {count} free consecutive ports with free gRPC twins in 20000-42000")
+
+
+def _bindable(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
 
 
 def listening(port: int) -> bool:
@@ -119,11 +146,12 @@ def dagster_dev(env: dict[str, str], port: int, log: Path) -> Iterator[subproces
 
 
 class SeaweedFS:
-    """``weed mini`` on its own ports and folder, so that a test can kill it and start it again on the same data."""
+    """``weed mini`` on its own ports and folder, so that a test can kill it and start it again on the same data
+    and the same ports."""
 
     def __init__(self, folder: Path, keys: tuple[str, str]):
         self.folder, self.keys = folder, keys
-        self.port = free_port()
+        self.port, *self.others = seaweed_ports(8)
         self.process: subprocess.Popen | None = None
 
     @property
@@ -132,7 +160,7 @@ class SeaweedFS:
 
     def start(self) -> SeaweedFS:
         self.folder.mkdir(parents=True, exist_ok=True)
-        ports = [free_port() for _ in range(7)]
+        ports = self.others
         args = [
             str(VENV / "bin" / "weed"), "mini", f"-dir={self.folder}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1", f"-s3.port={self.port}",
             f"-master.port={ports[0]}", f"-volume.port={ports[1]}", f"-filer.port={ports[2]}",
