@@ -23,9 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections import defaultdict
 from collections.abc import Callable, Collection, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -33,12 +31,10 @@ from typing import Any
 from ..catalog.mapping import declare_used_extensions
 from ..errors import RsAssetsError
 from ..services import Services
-from ..storage.object_store import split_href
 from ..timeutil import format_item_datetime, parse_datetime
+from .objects import ObjectRef, delete_objects, item_objects
 
 PLAN_PREFIX = "_rs-assets/lifecycle/expiry"
-DELETE_BATCH = 500
-DELETES_IN_FLIGHT = 8
 DATA_RELS = frozenset({"alternate", "enclosure", "data"})  # links that lead to the data, not to other items
 Item = dict[str, Any]
 
@@ -57,7 +53,7 @@ def expired_filter(now: datetime) -> dict[str, Any]:
 @dataclass(frozen=True)
 class Expired:
     item_id: str
-    objects: tuple[tuple[str, str], ...]  # (bucket, key); a key ending in "/" is a directory
+    objects: tuple[ObjectRef, ...]
     bytes: int
 
 
@@ -78,17 +74,7 @@ def select_expired(
             continue
         if expires is None or expires >= now:
             continue
-        objects: list[tuple[str, str]] = []
-        outside: list[str] = []
-        for name, asset in item.get("assets", {}).items():
-            href = str(asset.get("href", ""))
-            if not href.startswith("s3://"):
-                continue  # a station's or another service's: nothing of ours to delete
-            bucket, key = split_href(href)
-            if bucket in buckets and key:
-                objects.append((bucket, key))
-            else:
-                outside.append(f"{name} at {href}")
+        objects, outside = item_objects(item, buckets)
         if outside:
             problems.append(f"{item['id']}: {', '.join(outside)} outside the configured buckets: left alone")
             continue
@@ -221,24 +207,6 @@ def _delete(
     report: ExpiryReport,
     on_deleted: Callable[[int], None] | None,
 ) -> None:
-    by_bucket: defaultdict[str, list[str]] = defaultdict(list)
-    for entry in expired:
-        for bucket, key in entry.objects:
-            if key.endswith("/"):
-                by_bucket[bucket] += [o.key for o in services.store.list(bucket, key)]
-            else:
-                by_bucket[bucket].append(key)
-    batches = [
-        (bucket, keys[start : start + DELETE_BATCH])
-        for bucket, keys in sorted(by_bucket.items())
-        for start in range(0, len(keys), DELETE_BATCH)
-    ]
-    # S3 servers answer a DeleteObjects request only once every key of it is gone: several in flight keep it busy.
-    with ThreadPoolExecutor(DELETES_IN_FLIGHT, thread_name_prefix="expiry-delete") as pool:
-        for (_, batch), refused in zip(
-            batches, pool.map(lambda b: services.store.delete_many(*b), batches), strict=True
-        ):
-            report.failures += refused
-            report.objects_deleted += len(batch) - len(refused)
-            if on_deleted:
-                on_deleted(len(batch))
+    deleted, refused = delete_objects(services.store, [o for e in expired for o in e.objects], on_deleted)
+    report.objects_deleted += deleted
+    report.failures += refused
