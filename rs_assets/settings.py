@@ -387,6 +387,7 @@ class Settings(BaseModel):
     catalog_owner_prefix: bool = True
     dask_scheduler: str | None = None
     processors_file: Path | None = None
+    keep_staged_days: float = Field(0.0, ge=0)
     collection_aux: str = CollectionNames.aux
     collection_cadip: str = CollectionNames.cadip
     collection_prip: str = CollectionNames.prip
@@ -435,6 +436,7 @@ class Settings(BaseModel):
             "catalog_owner_prefix": "RS_ASSETS_OWNER_PREFIX",
             "dask_scheduler": "RS_ASSETS_DASK_SCHEDULER",
             "processors_file": "RS_ASSETS_PROCESSORS_FILE",
+            "keep_staged_days": "RS_ASSETS_KEEP_STAGED_DAYS",
             "collection_aux": "RS_ASSETS_COLLECTION_AUX",
             "collection_cadip": "RS_ASSETS_COLLECTION_CADIP",
             "collection_prip": "RS_ASSETS_COLLECTION_PRIP",

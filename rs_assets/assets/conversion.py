@@ -62,6 +62,8 @@ def conversion_metadata(report: ConversionReport, catalog: Any) -> dict[str, Any
         "products": dg.MetadataValue.md(report.markdown()),
         "items": dg.MetadataValue.json([catalog.item_url(c.collection, c.item_id) for c in converted]),
         "failures": failure_list(report.failures),
+        "staged_objects_deleted": dg.MetadataValue.int(sum(c.staged_objects_deleted for c in converted)),
+        "staged_objects_left": failure_list(report.cleanup_failures),
     }
 
 
@@ -84,7 +86,8 @@ def build_conversion(
         group_name="conversion",
         kinds={"zarr", "s3", "stac"},
         description="Staged legacy SAFE products converted to EOPF Zarr (rules choose the converter), "
-        "published with a derived_from link; the staged SAFE item then becomes a tombstone (no assets, unpublished).",
+        "published with a derived_from link; the staged SAFE item then becomes a tombstone (no assets, unpublished) "
+        "and its objects are deleted (or kept for the conversion resource's keep_staged_days).",
     )
     def zarr_products(
         context: dg.AssetExecutionContext,

@@ -24,6 +24,12 @@ class ConversionResource(dg.ConfigurableResource):
         "directory). Its path must not contain hh, hv, vv or vh: eopf reads Sentinel-1 polarisation codes "
         "from a SAFE's whole path.",
     )
+    keep_staged_days: float = Field(
+        0.0,
+        ge=0,
+        description="Days a converted product's staged SAFE objects stay in S3 (its superseded staged item keeps "
+        "its assets until then, and expiry deletes them); 0 deletes them once the Zarr item is published.",
+    )
 
     def registry(self) -> ConverterRegistry:
         registry = default_registry()
@@ -46,4 +52,5 @@ class ConversionResource(dg.ConfigurableResource):
             work_dir=self.work_dir,
             client=dask_client,
             endpoint=S3Endpoint(storage.endpoint_url, storage.region_name),
+            keep_staged_days=self.keep_staged_days,
         )

@@ -50,7 +50,7 @@ def build_resources(settings: Settings, secret: Callable[[str], Any] = dg.EnvVar
             bucket_rules_file=str(settings.bucket_rules_file or DEFAULT_RULES),
         ),
         "catalog": catalog,
-        "conversion": ConversionResource(),
+        "conversion": ConversionResource(keep_staged_days=settings.keep_staged_days),
         "processing": ProcessingResource(processors_file=str(settings.processors_file or DEFAULT_PROCESSORS)),
         "dask": dask_for(settings.dask_scheduler),
     }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,9 @@ from stac_pydantic import Item as StacItem
 from rs_assets.assets.partitions import daily_partitions
 from rs_assets.assets.prip import build_prip
 from rs_assets.core.catalog import OwnerNamespace, StacApiCatalog
+from rs_assets.core.lifecycle.expiry import run_expiry
+from rs_assets.core.timeutil import parse_datetime, utcnow
+from rs_assets.resources.services import services_of
 from rs_assets.simulator.config import SimStation
 from rs_assets.simulator.samples import S1_GRDH
 from rs_assets.simulator.server import StationSimulator
@@ -147,7 +151,9 @@ def test_a_day_of_prip_products_is_staged_unzipped_converted_and_published(
     items = catalog.search([OUTPUT])
     assert len(items) == 1
     assert_converted_item(platform, items[0], staged_url)
-    assert any(k.endswith(f"{S1_GRDH}/manifest.safe") for k in platform.listing())
+    staged_keys = platform.listing(f"{platform.owner}/{STAGING}/")
+    assert not [k for k in staged_keys if S1_GRDH in k], "a converted product's staged objects are deleted"
+    assert any(unreadable.removesuffix(".zip") in k for k in staged_keys), "a failed one keeps them"
 
     again = run(platform, "prip/zarr_products")
     assert "1 of 1 products were not converted" in failure_of(again, "prip/zarr_products")
@@ -157,6 +163,34 @@ def test_a_day_of_prip_products_is_staged_unzipped_converted_and_published(
         "a superseded item is not resurrected"
     )
     assert_tombstone(catalog, STAGING, SAMPLE)
+
+
+def test_staged_objects_kept_for_the_configured_days_are_deleted_by_expiry_then(
+    sim: StationSimulator, platform: Platform
+) -> None:
+    keep = {"keep_staged_days": 2}
+    result = run(platform, "prip/prip_products", "prip/prip_catalog", "prip/prip_unpacked")
+    assert result.success
+    converted = run(platform, "prip/zarr_products", conversion=keep)
+    assert "1 of 2 products were not converted" in failure_of(converted, "prip/zarr_products")
+    catalog = catalog_of(platform)
+    staged = catalog.get_item(STAGING, SAMPLE)
+    assert staged is not None and staged["assets"] and "unpublished" not in staged["properties"]
+    expires = parse_datetime(staged["properties"]["expires"])
+    assert expires is not None and abs(expires - utcnow() - timedelta(days=2)) < timedelta(minutes=5)
+    kept = [k for k in platform.listing(f"{platform.owner}/{STAGING}/") if S1_GRDH in k]
+    assert kept, "the staged objects stay for the configured days"
+    again = run(platform, "prip/zarr_products", conversion=keep)
+    assert "1 of 1 products were not converted" in failure_of(again, "prip/zarr_products")
+    assert len(catalog.search([OUTPUT])) == 1, "a superseded product is not converted again"
+
+    resources = platform.resources()
+    services = services_of(resources["storage"], resources["catalog"])  # type: ignore[arg-type]
+    report = run_expiry(services, STAGING, utcnow() + timedelta(days=3))
+    assert [e.item_id for e in report.expired] == [SAMPLE] and report.failures == []
+    assert not [k for k in platform.listing(f"{platform.owner}/{STAGING}/") if S1_GRDH in k]
+    assert_tombstone(catalog, STAGING, SAMPLE)
+    assert_lineage_resolves(catalog.search([OUTPUT])[0])
 
 
 def test_a_missing_converter_fails_its_products_and_loses_nothing(

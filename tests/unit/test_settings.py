@@ -175,6 +175,9 @@ def test_settings_from_env_and_production_needs_a_stations_file() -> None:
         Settings.from_env({"RS_ASSETS_MODE": "production"})
     with pytest.raises(ConfigError, match="RS_ASSETS_MODE"):
         Settings.from_env({"RS_ASSETS_MODE": "staging"})
+    assert Settings.from_env({"RS_ASSETS_KEEP_STAGED_DAYS": "2.5"}).keep_staged_days == 2.5
+    with pytest.raises(ConfigError, match="RS_ASSETS_KEEP_STAGED_DAYS"):
+        Settings.from_env({"RS_ASSETS_KEEP_STAGED_DAYS": "-1"})
 
 
 def test_collection_names_come_from_the_settings_and_bad_patterns_name_their_variable() -> None:

@@ -393,18 +393,28 @@ def in_rs_form(properties: Mapping[str, Any], where: str) -> dict[str, Any]:
 
 
 def usable(item: Mapping[str, Any]) -> bool:
-    """An item whose data is there to read: it has assets and is not marked ``unpublished``."""
-    return bool(item.get("assets")) and not item.get("properties", {}).get("unpublished")
+    """An item whose data is there to read and meant to be read: it has assets, is not marked ``unpublished`` and
+    was not superseded by a later step's product."""
+    properties = item.get("properties", {})
+    return (
+        bool(item.get("assets"))
+        and not properties.get("unpublished")
+        and not properties.get("rs:superseded_by")
+    )
 
 
-def tombstone(item: Mapping[str, Any], now: datetime, superseded_by: str) -> dict[str, Any]:
-    """What stays of an item a later step superseded (a staged SAFE product once converted): no assets, marked
-    ``unpublished``, and the item that replaced it. Links to it (``derived_from``) keep resolving, and a re-run
-    of the step that published it finds it and does not publish it again."""
-    properties = {
-        **item.get("properties", {}),
-        "unpublished": format_item_datetime(now),
-        "updated": format_item_datetime(now),
-        "rs:superseded_by": superseded_by,
-    }
+def tombstone(
+    item: Mapping[str, Any], now: datetime, superseded_by: str, keep_until: datetime | None = None
+) -> dict[str, Any]:
+    """What stays of an item a later step superseded (a staged SAFE product once converted): the item that
+    replaced it and no assets, marked ``unpublished``; or, with ``keep_until``, its assets until then (its
+    ``expires``), when expiry deletes its objects and marks it like any other. Links to it (``derived_from``) keep
+    resolving, and a re-run of the step that published it finds it and neither uses nor publishes it again."""
+    when = format_item_datetime(now)
+    properties = {**item.get("properties", {}), "updated": when, "rs:superseded_by": superseded_by}
+    if keep_until is not None:
+        kept = declare_used_extensions({**item, "properties": properties})
+        set_expires(kept, keep_until)
+        return kept
+    properties["unpublished"] = when
     return declare_used_extensions({**item, "properties": properties, "assets": {}})

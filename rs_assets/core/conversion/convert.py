@@ -2,9 +2,17 @@
 
 Two halves. ``run_job`` is the heavy part (fetch the SAFE directory, convert, upload the store): it takes
 and returns plain data so that it runs here or on a Dask worker alike. ``Conversion`` is the catalog
-part around it: choose the converter and output collection, build and publish the item, then remove the
-staged SAFE item. The store's root metadata is uploaded last, so a store is only openable once complete;
-the item is published only after that, and the staged item removed only after the publication.
+part around it: choose the converter and output collection, build and publish the item, then supersede the
+staged SAFE item and delete its objects (the unpacked directory). The order that loses nothing:
+
+1. the store's root metadata is uploaded last, so a store is only openable once complete;
+2. the Zarr item is published;
+3. the staged item becomes a tombstone (no assets, ``unpublished``, ``rs:superseded_by``): the commit point;
+4. the staged objects are deleted. A run killed before this leaves them to the orphan sweep, since no item
+   names them any more.
+
+With ``keep_staged_days`` the staged item keeps its assets, with ``expires`` that many days ahead, and expiry
+deletes its objects then.
 """
 
 from __future__ import annotations
@@ -19,6 +27,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +37,7 @@ from ..catalog.output_rules import OutputRule, default_output_collection, resolv
 from ..catalog.zarr_item import converted_item, read_stac_discovery
 from ..errors import RsAssetsError
 from ..heap import frozen_heap
+from ..lifecycle.objects import delete_objects, item_objects
 from ..services import Services, WithServices
 from ..staging.parallel import stage_all
 from ..staging.products import TaskFactory
@@ -186,6 +196,18 @@ class Converted:
     href: str
     written: WrittenStore
     item: Item = field(repr=False)
+    staged_objects_deleted: int = 0
+
+
+class StagedObjectsLeft(RsAssetsError):
+    """A product was converted and published, but some of its staged objects could not be deleted."""
+
+    def __init__(self, converted: Converted, refused: Sequence[str]):
+        self.converted = converted
+        super().__init__(
+            f"{converted.staged_id}: converted, but {len(refused)} staged objects could not be deleted "
+            f"(the orphan sweep finds them): {'; '.join(refused[:3])}"
+        )
 
 
 @dataclass(frozen=True)
@@ -201,6 +223,7 @@ class Planned:
 class ConversionReport:
     converted: list[Converted] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
+    cleanup_failures: list[str] = field(default_factory=list)  # staged objects left behind, for the sweep
     seconds: float = 0.0
 
     @property
@@ -230,6 +253,7 @@ class Conversion(WithServices):
 
     With a Dask ``client`` each job runs on a worker (which reaches S3 at ``endpoint`` with its own
     credentials); without one, jobs run here, one at a time, each already using both cores.
+    ``keep_staged_days`` keeps a converted product's staged objects that long (0: deleted once converted).
     """
 
     services: Services
@@ -238,6 +262,7 @@ class Conversion(WithServices):
     work_dir: str | None = None
     client: Any = None
     endpoint: S3Endpoint = field(default_factory=S3Endpoint)
+    keep_staged_days: float = 0.0
 
     def prepare(self, item: Item, staging_collection: str) -> Planned:
         """Unpack the staged item if it still holds an archive, then plan its job (output collection, type)."""
@@ -265,8 +290,8 @@ class Conversion(WithServices):
         return Planned(item, staging_collection, job, collection, product.eopf_type)
 
     def publish(self, planned: Planned, written: WrittenStore) -> Converted:
-        """Item from the store's own metadata, published; only then is the staged SAFE item marked superseded (a
-        tombstone: no assets, ``unpublished``), so that the new item's ``derived_from`` keeps resolving."""
+        """Item from the store's own metadata, published; only then is the staged SAFE item superseded (see the
+        module's order), so that the new item's ``derived_from`` keeps resolving."""
         item, staging_collection, collection, eopf_type = (
             planned.item,
             planned.staging_collection,
@@ -284,13 +309,23 @@ class Conversion(WithServices):
             quicklook=written.quicklook,
             beams=written.beams,
         )
-        expires = self.rules.place(self.owner, collection, eopf_type).expires(utcnow())
-        set_expires(new_item, expires)
+        now = utcnow()
+        set_expires(new_item, self.rules.place(self.owner, collection, eopf_type).expires(now))
         self.catalog.ensure_collection(collection, f"EOPF {eopf_type} products converted from legacy SAFE")
         self.catalog.upsert_items(collection, [new_item])
-        superseded = tombstone(item, utcnow(), self.catalog.item_url(collection, new_item["id"]))
+        keep_until = now + timedelta(days=self.keep_staged_days) if self.keep_staged_days > 0 else None
+        superseded = tombstone(item, now, self.catalog.item_url(collection, new_item["id"]), keep_until)
         self.catalog.upsert_items(staging_collection, [superseded])
-        return Converted(item["id"], new_item["id"], collection, written.href, written, new_item)
+        converted = Converted(item["id"], new_item["id"], collection, written.href, written, new_item)
+        if keep_until is None:
+            try:
+                objects, _ = item_objects(item, self.rules.buckets)
+                converted.staged_objects_deleted, refused = delete_objects(self.store, objects)
+            except Exception as exc:  # the product is converted and published whatever befalls its leftovers
+                refused = [_describe(exc)]
+            if refused:
+                raise StagedObjectsLeft(converted, refused)
+        return converted
 
     def _run(self, jobs: Sequence[ConversionJob]) -> Iterator[tuple[int, WrittenStore | None, str | None]]:
         if self.client is None:
@@ -368,6 +403,9 @@ class Conversion(WithServices):
             if written is not None:
                 try:
                     report.converted.append(self.publish(planned[index], written))
+                except StagedObjectsLeft as left:
+                    report.converted.append(left.converted)
+                    report.cleanup_failures.append(str(left))
                 except RsAssetsError as exc:
                     error = str(exc)
             if error is not None:
