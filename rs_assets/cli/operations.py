@@ -353,6 +353,65 @@ def lifecycle_run_command(dry_run: bool, collections: tuple[str, ...], as_json: 
         raise SystemExit(1)
 
 
+@lifecycle_group.command("sweep")
+@click.option(
+    "--apply", is_flag=True, help="Delete the orphans and abort the stale uploads (default: list them)."
+)
+@click.option(
+    "--grace-hours",
+    type=click.FloatRange(min=0),
+    default=24.0,
+    show_default=True,
+    help="Only objects and uploads older than this are candidates.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def lifecycle_sweep_command(apply: bool, grace_hours: float, as_json: bool) -> None:
+    """Objects under final keys that no item names (and multipart uploads never completed), older than the grace
+    period, in the buckets the rules name."""
+    from datetime import timedelta
+
+    from rs_assets.core.lifecycle.sweep import sweep
+    from rs_assets.core.timeutil import utcnow
+
+    res = resources()
+    with failures_as_exit():
+        shared = services(res)
+        with progress_bar("sweep", quiet=as_json) as (set_total, advance):
+            set_total(len(shared.catalog.collections()) + 1 + len(shared.placement.rules.buckets))
+            report = sweep(shared, utcnow(), timedelta(hours=grace_hours), apply=apply, on_step=advance)
+    payload = {
+        "applied": apply,
+        "grace_hours": grace_hours,
+        "objects_listed": report.objects_listed,
+        "items_read": report.items_read,
+        "orphans": [{"href": o.href, "bytes": o.size, "modified": o.modified} for o in report.orphans],
+        "stale_uploads": [
+            {"href": f"s3://{u.bucket}/{u.key}", "initiated": u.initiated} for u in report.stale_uploads
+        ],
+        "objects_deleted": report.deleted,
+        "uploads_aborted": report.aborted,
+        "failures": report.failures,
+    }
+    rows = table("orphan", "bytes", "modified")
+    for o in report.orphans:
+        rows.add_row(o.href, f"{o.size:,}", f"{o.modified:%Y-%m-%d %H:%M}" if o.modified else "")
+    for u in report.stale_uploads:
+        rows.add_row(
+            f"s3://{u.bucket}/{u.key} (upload)", "", f"{u.initiated:%Y-%m-%d %H:%M}" if u.initiated else ""
+        )
+    found = f"{len(report.orphans)} orphans ({report.orphan_bytes:,} bytes), {len(report.stale_uploads)} stale uploads"
+    done = (
+        f": {report.deleted} deleted, {report.aborted} aborted"
+        if apply
+        else " (listed only: --apply deletes)"
+    )
+    emit(as_json, payload, rows, found + done)
+    for line in report.failures:
+        stderr.print(line, markup=False, highlight=False, soft_wrap=True)
+    if report.failures:
+        raise SystemExit(1)
+
+
 @click.group("storage")
 def storage_group() -> None:
     """What the buckets and the catalog hold."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -213,3 +214,39 @@ def test_lifecycle_run_and_storage_report(cli, sim: StationSimulator, platform: 
 
     unknown = cli("lifecycle", "run", "--collection", "no-such-collection")
     assert unknown.exit_code == 1 and "does not exist" in unknown.output
+
+
+def test_lifecycle_sweep_lists_a_planted_orphan_and_deletes_it_only_with_apply(  # type: ignore[no-untyped-def]
+    cli, sim: StationSimulator, platform: Platform
+) -> None:
+    sessions, _ = sim.data.stations["INS"].entity_set("Sessions", sim.data.now())
+    assert cli("stage-session", "INS", sessions[0]["SessionId"]).exit_code == 0
+    orphan = f"{platform.owner}/s01-cadip-session/left-behind.raw"
+    platform.s3.put_object(Bucket=platform.data_bucket, Key=orphan, Body=b"o" * 13)
+    upload = platform.s3.create_multipart_upload(Bucket=platform.data_bucket, Key=f"{orphan}.part")[
+        "UploadId"
+    ]
+    staged = platform.listing()
+    time.sleep(1.1)  # S3 keeps modification times in seconds
+
+    listed = cli("lifecycle", "sweep", "--grace-hours", "0", "--json")
+    assert listed.exit_code == 0, listed.output
+    found = json.loads(listed.stdout)
+    assert [o["href"] for o in found["orphans"]] == [f"s3://{platform.data_bucket}/{orphan}"]
+    assert [u["href"] for u in found["stale_uploads"]] == [f"s3://{platform.data_bucket}/{orphan}.part"]
+    assert found["objects_deleted"] == 0 and platform.listing() == staged
+    assert (
+        "1 orphans (13 bytes), 1 stale uploads (listed only"
+        in cli("lifecycle", "sweep", "--grace-hours", "0").stdout
+    )
+    assert json.loads(cli("lifecycle", "sweep", "--json").stdout)["orphans"] == [], "younger than a day"
+
+    applied = cli("lifecycle", "sweep", "--grace-hours", "0", "--apply")
+    assert applied.exit_code == 0 and "1 deleted, 1 aborted" in applied.stdout, applied.output
+    assert platform.listing() == {k: v for k, v in staged.items() if k != orphan}
+    assert upload not in [
+        u["UploadId"]
+        for u in platform.s3.list_multipart_uploads(Bucket=platform.data_bucket).get("Uploads", [])
+    ]
+    bad = cli("lifecycle", "sweep", "--grace-hours", "-1")
+    assert bad.exit_code == 2 and "grace-hours" in bad.output

@@ -20,7 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from ..errors import RsAssetsError
-from ..storage.ledger import ManifestEntry
+from ..storage.ledger import ManifestEntry, published_record_key
 from ..storage.object_store import ObjectStore, split_href
 from . import Catalog
 
@@ -97,7 +97,7 @@ def publish_ledger(
     catalog: Catalog, store: ObjectStore, bucket: str, manifest: str, entries: Sequence[ManifestEntry]
 ) -> PublicationReport:
     """``publish`` a partition's ledger, then record what it holds as published."""
-    record = f"{manifest.removesuffix('.json')}.published.json"
+    record = published_record_key(manifest)
     body = store.read(bucket, record)
     try:
         before = set(json.loads(body)) if body else set()

@@ -16,6 +16,7 @@ from ..errors import RsAssetsError
 from .object_store import ObjectStore
 
 MANIFEST_PREFIX = "_rs-assets/manifests"
+PUBLISHED_SUFFIX = ".published.json"  # beside a manifest: the ids its publication inserted
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,10 @@ def manifest_prefix(family: str) -> str:
 def manifest_key(family: str, partition: str) -> str:
     safe = partition.replace("/", "_")
     return f"{manifest_prefix(family)}{safe}.json"
+
+
+def published_record_key(manifest: str) -> str:
+    return f"{manifest.removesuffix('.json')}{PUBLISHED_SUFFIX}"
 
 
 def write_manifest(store: ObjectStore, bucket: str, key: str, entries: list[ManifestEntry]) -> None:

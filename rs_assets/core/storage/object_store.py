@@ -40,6 +40,14 @@ class ObjectInfo:
         return f"s3://{self.bucket}/{self.key}"
 
 
+@dataclass(frozen=True)
+class Upload:
+    bucket: str
+    key: str
+    upload_id: str
+    initiated: datetime | None
+
+
 def split_href(href: str) -> tuple[str, str]:
     if not href.startswith("s3://"):
         raise StorageError(f"not an s3:// href: {href!r}")
@@ -178,18 +186,30 @@ class ObjectStore:
 
     # -- multipart: the completion is the commit point ---------------------------------------------------
 
+    def uploads(self, bucket: str, prefix: str = "") -> Iterator[Upload]:
+        """Multipart uploads in progress (never completed, never aborted) under ``prefix``."""
+        markers: dict[str, str] = {}
+        while True:
+            try:
+                response = self.client.list_multipart_uploads(Bucket=bucket, Prefix=prefix, **markers)
+            except ClientError as exc:
+                raise self._fail("list uploads", bucket, prefix, exc) from None
+            for upload in response.get("Uploads", []):
+                yield Upload(bucket, upload["Key"], upload["UploadId"], upload.get("Initiated"))
+            following = {
+                "KeyMarker": response.get("NextKeyMarker", ""),
+                "UploadIdMarker": response.get("NextUploadIdMarker", ""),
+            }
+            if not response.get("IsTruncated") or following == markers:
+                return
+            markers = following
+
     def abort_stale_uploads(self, bucket: str, key: str) -> int:
         """Abort multipart uploads a killed run left on ``key``; they never became visible objects."""
-        try:
-            response = self.client.list_multipart_uploads(Bucket=bucket, Prefix=key)
-        except ClientError as exc:
-            raise self._fail("list uploads", bucket, key, exc) from None
-        aborted = 0
-        for upload in response.get("Uploads", []):
-            if upload["Key"] == key:
-                self.abort(bucket, key, upload["UploadId"])
-                aborted += 1
-        return aborted
+        stale = [u for u in self.uploads(bucket, key) if u.key == key]
+        for upload in stale:
+            self.abort(bucket, key, upload.upload_id)
+        return len(stale)
 
     def start_multipart(self, bucket: str, key: str, metadata: dict[str, str]) -> str:
         try:
