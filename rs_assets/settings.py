@@ -110,6 +110,12 @@ class StationSettings(BaseModel):
     basic: BasicSettings | None = None
     profile: str = "default"
     max_parallel_downloads: int = Field(4, ge=1, le=64)
+    max_parallel_runs: int = Field(
+        1,
+        ge=1,
+        le=16,
+        description="runs that talk to the station at once: its pool's limit (rs-assets pools apply)",
+    )
     trusted_redirect_hosts: list[str] = Field(default_factory=list)
     page_size: int = Field(1000, ge=1, le=10_000)
     safety_limit: int = Field(100_000, ge=1)

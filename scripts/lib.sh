@@ -149,14 +149,17 @@ PY
 
 PG_BIN=/usr/lib/postgresql/15/bin
 
-# PostgreSQL 15 + PostGIS in a private data directory, owned by the postgres user, on 127.0.0.1 only.
-start_postgres() {  # start_postgres DIR PORT
+# PostgreSQL 15 + PostGIS in a private data directory, owned by the postgres user, on 127.0.0.1 only; fresh
+# unless KEEP is given and the directory holds a cluster already.
+start_postgres() {  # start_postgres DIR PORT [keep]
     PG_DATA="$1"
     PG_PORT="$2"
-    rm -rf "$PG_DATA"
-    mkdir -p "$PG_DATA"
-    chown postgres:postgres "$PG_DATA"
-    runuser -u postgres -- "$PG_BIN/initdb" -D "$PG_DATA" --auth=trust -U postgres >/dev/null
+    if [ "${3:-}" != keep ] || [ ! -f "$PG_DATA/PG_VERSION" ]; then
+        rm -rf "$PG_DATA"
+        mkdir -p "$PG_DATA"
+        chown postgres:postgres "$PG_DATA"
+        runuser -u postgres -- "$PG_BIN/initdb" -D "$PG_DATA" --auth=trust -U postgres >/dev/null
+    fi
     runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$PG_DATA" -l "$PG_DATA/server.log" -w -t 60 \
         -o "-p $PG_PORT -k $PG_DATA -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off" start >/dev/null
 }
@@ -166,11 +169,17 @@ stop_postgres() {
     PG_DATA=""
 }
 
-# stac-fastapi-pgstac with the Transactions extension over a freshly migrated pgstac database.
+ensure_database() {  # ensure_database NAME: on the PostgreSQL start_postgres started
+    local exists
+    exists="$(runuser -u postgres -- psql -h 127.0.0.1 -p "$PG_PORT" -d postgres -tAq -c "SELECT 1 FROM pg_database WHERE datname = '$1'")"
+    [ "$exists" = 1 ] || runuser -u postgres -- psql -h 127.0.0.1 -p "$PG_PORT" -d postgres -q -c "CREATE DATABASE $1" >/dev/null
+}
+
+# stac-fastapi-pgstac with the Transactions extension over a migrated pgstac database.
 start_stac_api() {  # start_stac_api LOGDIR PORT
     local dir="$1" port="$2"
     export PGHOST=127.0.0.1 PGPORT="$PG_PORT" PGUSER=postgres PGPASSWORD=postgres PGDATABASE=postgis
-    runuser -u postgres -- psql -h 127.0.0.1 -p "$PG_PORT" -d postgres -q -c "CREATE DATABASE postgis" >/dev/null
+    ensure_database postgis
     pypgstac migrate --dsn "postgresql://postgres:postgres@127.0.0.1:$PG_PORT/postgis" >/dev/null
     # The RS catalog namespaces collections as owner:collection; stac-fastapi forbids ':' by default.
     INVALID_ID_CHARS='["/","?","#","[","]","@","!","$","&","(",")","*","+",",",";","="]' \

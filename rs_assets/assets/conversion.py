@@ -20,7 +20,7 @@ from rs_assets.core.conversion.convert import (
 from rs_assets.core.services import Services
 from rs_assets.core.storage.ledger import manifest_key
 from rs_assets.resources import CatalogResource, ConversionResource, ObjectStorage, StationsResource
-from rs_assets.resources.services import pool_lease, services_of
+from rs_assets.resources.services import CONVERSION_POOL, pool_lease, services_of
 
 
 class ConvertProductConfig(dg.Config):
@@ -82,7 +82,7 @@ def build_conversion(
         partitions_def=partitions,
         deps=[asset_key(station, family.unpacked)],
         automation_condition=after_upstream(),
-        pool="conversion",
+        pool=CONVERSION_POOL,
         group_name="conversion",
         kinds={"zarr", "s3", "stac"},
         description="Staged legacy SAFE products converted to EOPF Zarr (rules choose the converter), "

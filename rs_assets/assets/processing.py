@@ -16,7 +16,7 @@ from rs_assets.core.processing.partition import process_partition
 from rs_assets.core.processing.process import Outcome, Processor, Request, parse_input
 from rs_assets.core.timeutil import format_datetime
 from rs_assets.resources import CatalogResource, ObjectStorage, ProcessingResource, StationsResource
-from rs_assets.resources.services import pool_lease, services_of
+from rs_assets.resources.services import PROCESSING_POOL, pool_lease, services_of
 from rs_assets.settings import ProcessorSettings, ProcessorsFile
 
 
@@ -113,7 +113,7 @@ def build_processor(
         partitions_def=driving[0].partitions_def,
         deps=[d.key for d in driving],
         automation_condition=after_upstream() if settings.systematic else None,
-        pool="processing",
+        pool=PROCESSING_POOL,
         group_name="processing",
         kinds={"eopf", "zarr", "stac"},
         description=f"{processor.plan().label} run on each item {', '.join(driving_names)} published, outputs "
@@ -181,7 +181,7 @@ def request_of(config: ProcessConfig, processor: Processor) -> Request:
 
 @dg.op(
     name="process_products",
-    pool="processing",
+    pool=PROCESSING_POOL,
     description="Run a processor on given items, publish its outputs.",
 )
 def process_products(

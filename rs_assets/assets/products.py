@@ -22,7 +22,7 @@ from rs_assets.core.staging.parallel import expired_tasks, stage_recorded
 from rs_assets.core.staging.products import TaskFactory, plan, published_on
 from rs_assets.core.storage.ledger import Ledger, manifest_key, read_manifest
 from rs_assets.resources import CatalogResource, ObjectStorage, StationsResource
-from rs_assets.resources.services import services_of, station_pool
+from rs_assets.resources.services import CATALOG_POOL, services_of, station_pool
 from rs_assets.sensors.stations import products_sensor
 
 
@@ -113,7 +113,7 @@ def build_product_family(
         key_prefix=[prefix],
         partitions_def=partitions,
         deps=[staged],
-        pool="catalog",
+        pool=CATALOG_POOL,
         automation_condition=after_upstream(),
         group_name=family.group,
         kinds={"stac"},

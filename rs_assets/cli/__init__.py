@@ -6,7 +6,9 @@ import contextlib
 import json
 import logging
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -161,11 +163,98 @@ def backfill(asset: str, start: str, end: str, url: str, wait: bool, poll: float
 
 @main.command("instance-config")
 @click.option("--max-concurrent-runs", default=6, show_default=True, type=click.IntRange(min=1))
-def instance_config_command(max_concurrent_runs: int) -> None:
-    """Print the dagster.yaml of a single-machine instance (pools, run monitoring, run retries)."""
+@click.option(
+    "--postgres-url-env",
+    metavar="VARIABLE",
+    help="Dagster's storage on PostgreSQL, its URL read from this environment variable (production).",
+)
+def instance_config_command(max_concurrent_runs: int, postgres_url_env: str | None) -> None:
+    """Print the dagster.yaml of an instance (run queue, run monitoring, run retries; storage)."""
     from rs_assets.deployment.instance import instance_yaml
 
-    click.echo(instance_yaml(max_concurrent_runs), nl=False)
+    click.echo(instance_yaml(max_concurrent_runs, postgres_url_env), nl=False)
+
+
+@main.group("pools")
+def pools_group() -> None:
+    """The run queue's pool limits on the instance at DAGSTER_HOME."""
+
+
+@pools_group.command("apply")
+@click.option(
+    "--conversion", default=2, show_default=True, type=click.IntRange(min=1), help="Conversions at once."
+)
+@click.option(
+    "--processing", default=2, show_default=True, type=click.IntRange(min=1), help="Processing runs at once."
+)
+@click.option(
+    "--limit", "limits", multiple=True, metavar="POOL=N", help="Override one pool's limit (repeatable)."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def pools_apply_command(conversion: int, processing: int, limits: tuple[str, ...], as_json: bool) -> None:
+    """Set each station's pool to its max_parallel_runs, the catalog writer to 1, conversion and processing."""
+    from rs_assets.cli.context import emit, failures_as_exit, table
+    from rs_assets.deployment.pools import apply_pool_limits, parse_limits, pool_limits
+    from rs_assets.settings import Settings
+
+    with failures_as_exit():
+        wanted = pool_limits(
+            Settings.from_env().stations(),
+            conversion=conversion,
+            processing=processing,
+            overrides=parse_limits(limits),
+        )
+        with _instance() as instance:
+            apply_pool_limits(instance, wanted)
+    rows = table("pool", "limit")
+    for pool, limit in sorted(wanted.items()):
+        rows.add_row(pool, str(limit))
+    emit(as_json, wanted, rows, f"{len(wanted)} pool limits set")
+
+
+@main.command("preflight")
+@click.option(
+    "--postgres-url-env", metavar="VARIABLE", help="Check Dagster's PostgreSQL, its URL in this variable."
+)
+def preflight_command(postgres_url_env: str | None) -> None:
+    """Check what a production start needs before starting it: Dask scheduler, Dagster's PostgreSQL, stations."""
+    import os
+
+    from rs_assets.cli.context import failures_as_exit
+    from rs_assets.core.errors import ConfigError
+    from rs_assets.deployment.preflight import check_dask, check_postgres
+    from rs_assets.settings import Settings
+
+    with failures_as_exit():
+        settings = Settings.from_env()
+        stations = settings.stations()
+        click.echo(f"stations: {', '.join(s.name for s in stations.stations)}")
+        if postgres_url_env:
+            url = os.environ.get(postgres_url_env)
+            if not url:
+                raise ConfigError(f"{postgres_url_env} (Dagster's PostgreSQL URL) is not set")
+            check_postgres(url, postgres_url_env)
+            click.echo("Dagster's PostgreSQL: accepts connections")
+        if settings.dask_scheduler:
+            workers = check_dask(settings.dask_scheduler)
+            click.echo(f"Dask scheduler {settings.dask_scheduler}: {workers} workers")
+
+
+@contextlib.contextmanager
+def _instance() -> Iterator[Any]:
+    """The Dagster instance at DAGSTER_HOME; an error naming it when its storage cannot be reached."""
+    import os
+
+    import dagster as dg
+
+    try:
+        instance = dg.DagsterInstance.get()
+    except Exception as exc:  # sqlalchemy's, psycopg2's or Dagster's own: the first line names what failed
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        home = os.environ.get("DAGSTER_HOME", "(unset)")
+        raise RsAssetsError(f"the Dagster instance at DAGSTER_HOME={home}: {reason}") from None
+    with instance:
+        yield instance
 
 
 def _register_operations() -> None:

@@ -1,4 +1,6 @@
-"""The ``dagster.yaml`` of an rs-assets instance on one machine (what ``scripts/dev`` runs).
+"""The ``dagster.yaml`` of an rs-assets instance: on one machine (what ``scripts/dev`` runs, SQLite storage) or in
+production (``scripts/prod``, storage on PostgreSQL through ``dagster-postgres``, its URL read from an environment
+variable so that the password never lands in the file).
 
 Pools serialise what must not run twice at once: one run per station talks to it (sessions, days and on-demand
 staging alike; its downloads are bounded by ``max_parallel_downloads`` inside the run) and one catalog writer
@@ -17,8 +19,11 @@ MONITORING_POLL_SECONDS = 15
 FREE_SLOTS_AFTER_END_SECONDS = 15
 
 
-def instance_config(max_concurrent_runs: int = 6) -> dict[str, Any]:
-    return {
+def instance_config(max_concurrent_runs: int = 6, postgres_url_env: str | None = None) -> dict[str, Any]:
+    storage = (
+        {"storage": {"postgres": {"postgres_url": {"env": postgres_url_env}}}} if postgres_url_env else {}
+    )
+    return storage | {
         "telemetry": {"enabled": False},
         "run_launcher": {"module": "rs_assets.deployment.launcher", "class": "LocalRunLauncher"},
         "concurrency": {
@@ -38,5 +43,5 @@ def instance_config(max_concurrent_runs: int = 6) -> dict[str, Any]:
     }
 
 
-def instance_yaml(max_concurrent_runs: int = 6) -> str:
-    return yaml.safe_dump(instance_config(max_concurrent_runs), sort_keys=False)
+def instance_yaml(max_concurrent_runs: int = 6, postgres_url_env: str | None = None) -> str:
+    return yaml.safe_dump(instance_config(max_concurrent_runs, postgres_url_env), sort_keys=False)

@@ -19,6 +19,9 @@ from rs_assets.resources.catalog import CatalogResource
 from rs_assets.resources.storage import ObjectStorage
 
 WAIT_LOG_SECONDS = 30.0
+CATALOG_POOL = "catalog"  # one writer: pgstac deadlocks on concurrent writers to a collection
+CONVERSION_POOL = "conversion"
+PROCESSING_POOL = "processing"
 
 
 def station_pool(station: str) -> str:

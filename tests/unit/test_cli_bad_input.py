@@ -58,6 +58,14 @@ def web() -> Iterator[str]:
         (["convert", "{web}/list"], 1, "STAC input is a JSON list, not an item"),
         (["convert", "[1, 2]"], 1, "STAC input is a JSON list, not an item"),
         (["catalog", "search", "../../etc/passwd"], 1, "no collection '../../etc/passwd' in the catalog"),
+        (["pools", "apply", "--limit", "station-MTI=2"], 1, "station-MTI: no such pool"),
+        (["pools", "apply", "--limit", "conversion"], 1, "expected POOL=N"),
+        (["lifecycle", "sweep", "--grace-hours", "-1"], 2, "-1.0 is not in the range x>=0"),
+        (
+            ["preflight", "--postgres-url-env", "NO_SUCH_VARIABLE"],
+            1,
+            "NO_SUCH_VARIABLE (Dagster's PostgreSQL URL) is not set",
+        ),
     ],
 )
 def test_a_bad_input_is_one_line_and_a_non_zero_exit(
@@ -70,3 +78,23 @@ def test_a_bad_input_is_one_line_and_a_non_zero_exit(
     assert message in result.output, result.output
     assert "Traceback" not in result.output
     assert not (tmp_path / "data" / "catalog.sqlite").exists() or "catalog" in args[0]
+
+
+def test_preflight_names_a_dask_scheduler_that_does_not_answer_and_a_postgres_that_refuses(
+    tmp_path: Path,
+) -> None:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {
+        "RS_ASSETS_DATA_DIR": str(tmp_path),
+        "RS_ASSETS_DASK_SCHEDULER": f"tcp://127.0.0.1:{port}",
+        "PG_URL": f"postgresql://dagster:pw-not-shown@127.0.0.1:{port}/dagster",
+    }
+    dask = CliRunner().invoke(main, ["preflight"], env=env)
+    assert dask.exit_code == 1 and f"Dask scheduler tcp://127.0.0.1:{port}" in dask.output, dask.output
+    postgres = CliRunner().invoke(main, ["preflight", "--postgres-url-env", "PG_URL"], env=env)
+    assert postgres.exit_code == 1 and "refused the connection" in postgres.output, postgres.output
+    assert "pw-not-shown" not in postgres.output and "Traceback" not in postgres.output
