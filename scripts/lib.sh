@@ -111,10 +111,12 @@ stop_services() {
     return 0
 }
 
+# A script's background commands start with SIGINT ignored (no job control); env restores it, or the code
+# server, which stops only on SIGINT, would outlive Ctrl-C.
 spawn() {  # spawn LOGFILE COMMAND...: run in its own process group so that stop_services kills its children
     local log="$1"
     shift
-    setsid "$@" >"$log" 2>&1 < /dev/null &
+    setsid env --default-signal=INT,QUIT "$@" >"$log" 2>&1 < /dev/null &
     register $!
 }
 

@@ -216,7 +216,13 @@ def pools_apply_command(conversion: int, processing: int, limits: tuple[str, ...
 @click.option(
     "--postgres-url-env", metavar="VARIABLE", help="Check Dagster's PostgreSQL, its URL in this variable."
 )
-def preflight_command(postgres_url_env: str | None) -> None:
+@click.option(
+    "--dask-workers",
+    default=0,
+    type=click.IntRange(min=0),
+    help="Wait (60 s at most) for this many Dask workers.",
+)
+def preflight_command(postgres_url_env: str | None, dask_workers: int) -> None:
     """Check what a production start needs before starting it: Dask scheduler, Dagster's PostgreSQL, stations."""
     import os
 
@@ -236,7 +242,7 @@ def preflight_command(postgres_url_env: str | None) -> None:
             check_postgres(url, postgres_url_env)
             click.echo("Dagster's PostgreSQL: accepts connections")
         if settings.dask_scheduler:
-            workers = check_dask(settings.dask_scheduler)
+            workers = check_dask(settings.dask_scheduler, workers=dask_workers)
             click.echo(f"Dask scheduler {settings.dask_scheduler}: {workers} workers")
 
 

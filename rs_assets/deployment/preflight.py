@@ -18,26 +18,44 @@ def redacted(url: str) -> str:
     return urlunsplit(parts._replace(netloc=netloc))
 
 
-def check_dask(address: str, timeout: float = 10.0) -> int:
-    """How many workers the scheduler at ``address`` has; an error naming it when it does not answer."""
+def check_dask(address: str, timeout: float = 10.0, workers: int = 0) -> int:
+    """How many workers the scheduler at ``address`` has, once it has at least ``workers`` (waiting up to 60 s);
+    an error naming it when it does not answer, or when the workers do not come."""
     from distributed import Client
 
+    where = f"Dask scheduler {address} (RS_ASSETS_DASK_SCHEDULER)"
     try:
-        with Client(address, timeout=timeout, set_as_default=False) as client:
-            return len(client.scheduler_info(n_workers=-1).get("workers", {}))
+        client = Client(address, timeout=timeout, set_as_default=False)
     except (OSError, TimeoutError) as exc:
-        raise ConfigError(
-            f"Dask scheduler {address} (RS_ASSETS_DASK_SCHEDULER) does not answer within {timeout:.0f} s: "
-            f"{type(exc).__name__}"
-        ) from None
+        raise ConfigError(f"{where} does not answer within {timeout:.0f} s: {type(exc).__name__}") from None
+    with client:
+        try:
+            if workers:
+                client.wait_for_workers(workers, timeout=60)
+        except (OSError, TimeoutError):
+            found = len(client.scheduler_info(n_workers=-1).get("workers", {}))
+            raise ConfigError(f"{where} has {found} of {workers} workers after 60 s") from None
+        return len(client.scheduler_info(n_workers=-1).get("workers", {}))
+
+
+DAGSTER_SCHEME = "postgresql+psycopg2"
 
 
 def check_postgres(url: str, variable: str, timeout: int = 10) -> None:
-    """Connect once to Dagster's PostgreSQL; an error naming the server (never the password) when refused."""
+    """Connect once to Dagster's PostgreSQL; an error naming the server (never the password) when refused.
+
+    The URL names the psycopg2 driver: SQLAlchemy 2.1 reads a bare ``postgresql://`` as psycopg 3, whose
+    parameter style Dagster's storage queries do not support."""
     import psycopg2
 
+    scheme, _, rest = url.partition("://")
+    if scheme != DAGSTER_SCHEME:
+        raise ConfigError(
+            f"{variable} must start with {DAGSTER_SCHEME}:// (Dagster's storage needs the psycopg2 driver), "
+            f"not {scheme}://"
+        )
     try:
-        psycopg2.connect(url, connect_timeout=timeout).close()
+        psycopg2.connect(f"postgresql://{rest}", connect_timeout=timeout).close()
     except psycopg2.Error as exc:
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ConfigError(

@@ -91,7 +91,7 @@ def test_preflight_names_a_dask_scheduler_that_does_not_answer_and_a_postgres_th
     env = {
         "RS_ASSETS_DATA_DIR": str(tmp_path),
         "RS_ASSETS_DASK_SCHEDULER": f"tcp://127.0.0.1:{port}",
-        "PG_URL": f"postgresql://dagster:pw-not-shown@127.0.0.1:{port}/dagster",
+        "PG_URL": f"postgresql+psycopg2://dagster:pw-not-shown@127.0.0.1:{port}/dagster",
     }
     dask = CliRunner().invoke(main, ["preflight"], env=env)
     assert dask.exit_code == 1 and f"Dask scheduler tcp://127.0.0.1:{port}" in dask.output, dask.output

@@ -61,8 +61,10 @@ def test_a_dask_scheduler_that_does_not_answer_is_named() -> None:
 
 
 def test_a_postgres_that_refuses_is_named_without_its_password() -> None:
-    url = f"postgresql://dagster:s3cr3t@127.0.0.1:{closed_port()}/dagster"
+    url = f"postgresql+psycopg2://dagster:s3cr3t@127.0.0.1:{closed_port()}/dagster"
     with pytest.raises(ConfigError, match="refused the connection") as refused:
         check_postgres(url, "RS_ASSETS_DAGSTER_PG_URL", timeout=2)
     assert "s3cr3t" not in str(refused.value) and "dagster:***@127.0.0.1" in str(refused.value)
     assert redacted("postgresql://u@h/db") == "postgresql://u@h/db"
+    with pytest.raises(ConfigError, match=r"must start with postgresql\+psycopg2://"):
+        check_postgres("postgresql://u:p@h/db", "RS_ASSETS_DAGSTER_PG_URL")
