@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import hashlib
 import io
 import json
 import os
+import threading
 import time
 from pathlib import Path
 
@@ -180,7 +182,16 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument(
         "what",
-        choices=["read", "write", "stage", "aux-day", "session-read", "session-write", "session-stage"],
+        choices=[
+            "read",
+            "write",
+            "stage",
+            "aux-day",
+            "session-read",
+            "session-write",
+            "session-write-parts",
+            "session-stage",
+        ],
     )
     parser.add_argument("--url", required=True)
     parser.add_argument("--s3-endpoint", required=True)
@@ -195,6 +206,7 @@ def main() -> None:
         "aux-day": aux_day,
         "session-read": session_read,
         "session-write": session_write,
+        "session-write-parts": session_write_parts,
         "session-stage": session_stage,
     }[args.what]
     print(json.dumps(measure(args)))
@@ -233,6 +245,45 @@ def session_write(args: argparse.Namespace) -> dict:
         s3_client.upload_fileobj(
             io.BufferedReader(PatternReader(file.Size), MiB), target, file.Name, Config=config
         )
+        return file.Size
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(args.parallel) as pool:
+        total = sum(pool.map(put, files))
+    return {"mb_s": total / 1e6 / (time.perf_counter() - started), "rss_mib": peak_rss_mib()}
+
+
+def session_write_parts(args: argparse.Namespace) -> dict:
+    """The same sizes written as staging writes them, minus the station: multipart uploads of PART-sized parts
+    with CONCURRENCY parts of a file in flight, ``parallel`` files at once, through the same client and store."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    _, files = session_files(args.url)
+    target = bucket(args.s3_endpoint, f"sparts-{os.getpid()}")
+    store = ObjectStore(s3(args.s3_endpoint))
+
+    def put(file) -> int:  # type: ignore[no-untyped-def]
+        reader = io.BufferedReader(PatternReader(file.Size), MiB)
+        if file.Size <= PART:
+            body = reader.read()
+            store.put(target, file.Name, body, hashlib.md5(body).hexdigest())
+            return file.Size
+        upload = store.start_multipart(target, file.Name, {})
+        slots = threading.BoundedSemaphore(CONCURRENCY)
+
+        def part(number: int, data: bytes) -> dict:
+            try:
+                return store.upload_part(target, file.Name, upload, number, data)
+            finally:
+                slots.release()
+
+        with ThreadPoolExecutor(CONCURRENCY) as pool:
+            futures, number = [], 0
+            while data := reader.read(PART):
+                number += 1
+                slots.acquire()
+                futures.append(pool.submit(part, number, data))
+            store.complete(target, file.Name, upload, [f.result() for f in futures])
         return file.Size
 
     started = time.perf_counter()
