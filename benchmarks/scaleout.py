@@ -26,6 +26,14 @@ from rs_assets.core.storage.object_store import ObjectStore
 from rs_assets.simulator.samples import s1_grdh
 
 CONVERSIONS = 4
+# A single-threaded worker: one Dask thread, and no thread pools of the libraries a conversion calls.
+SINGLE_THREADED = {
+    "OMP_NUM_THREADS": "1",
+    "OPENBLAS_NUM_THREADS": "1",
+    "BLOSC_NTHREADS": "1",
+    "GDAL_NUM_THREADS": "1",
+    "NUMEXPR_MAX_THREADS": "1",
+}
 
 
 def upload_copies(store: ObjectStore, bucket: str, safe: Path, copies: int) -> None:
@@ -38,7 +46,7 @@ def upload_copies(store: ObjectStore, bucket: str, safe: Path, copies: int) -> N
 
 def cluster(workers: int, port: int, workdir: Path) -> list[subprocess.Popen]:
     """A scheduler and ``workers`` single-threaded workers, each a process of its own."""
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    env = {**os.environ, **SINGLE_THREADED}
     logs = workdir / "dask.log"
     started = [
         subprocess.Popen(
@@ -73,20 +81,38 @@ def cluster(workers: int, port: int, workdir: Path) -> list[subprocess.Popen]:
     return started
 
 
-def timed(workers: int, jobs: list[ConversionJob], endpoint: S3Endpoint, port: int, workdir: Path) -> float:
+def cpu_seconds(processes: list[subprocess.Popen]) -> float:
+    """CPU time (user + system) of ``processes`` and everything they started (a worker runs under its nanny)."""
+    import psutil
+
+    total = 0.0
+    for process in processes:
+        root = psutil.Process(process.pid)
+        for each in [root, *root.children(recursive=True)]:
+            times = each.cpu_times()
+            total += times.user + times.system
+    return total
+
+
+def timed(
+    workers: int, jobs: list[ConversionJob], endpoint: S3Endpoint, port: int, workdir: Path
+) -> tuple[float, float]:
+    """Wall seconds for ``jobs`` on ``workers`` workers, and the CPU seconds the workers spent on them."""
     from distributed import Client, wait
 
     processes = cluster(workers, port, workdir)
     try:
         with Client(f"tcp://127.0.0.1:{port}", timeout=60) as client:
             client.wait_for_workers(workers, timeout=120)
+            before = cpu_seconds(processes[1:])
             started = time.perf_counter()
             futures = [client.submit(run_job_on_worker, job, endpoint, pure=False) for job in jobs]
             wait(futures)
             seconds = time.perf_counter() - started
+            cpu = cpu_seconds(processes[1:]) - before
             written = [f.result() for f in futures]
             assert all(w.files > 0 for w in written), written
-            return seconds
+            return seconds, cpu
     finally:
         for process in reversed(processes):
             process.terminate()
@@ -109,7 +135,7 @@ def main() -> None:
     upload_copies(ObjectStore(s3), bucket, safe, CONVERSIONS)
     converter = default_registry().select(ProductInfo.of(safe.name, "IW_GRDH_1S"))
     endpoint = S3Endpoint(args.s3_endpoint, "us-east-1")
-    runs: dict[int, list[float]] = {1: [], 2: []}
+    runs: dict[int, list[tuple[float, float]]] = {1: [], 2: []}
     for attempt in range(args.repeat):
         for workers in (1, 2):
             jobs = [
@@ -125,16 +151,21 @@ def main() -> None:
                 for n in range(CONVERSIONS)
             ]
             runs[workers].append(timed(workers, jobs, endpoint, args.port, args.workdir))
-    one, two = (sorted(runs[w])[len(runs[w]) // 2] for w in (1, 2))
+    (one, one_cpu), (two, two_cpu) = (sorted(runs[w])[len(runs[w]) // 2] for w in (1, 2))
+    cores = one_cpu / one
     report(
         "scaleout",
         [
             f"# scale-out benchmark, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {platform.node()}, {os.cpu_count()} cores",
             f"# command: benchmarks/run scaleout --repeat {args.repeat}",
             f"# {CONVERSIONS} conversions of {safe.name} (run_job_on_worker: S3 in, convert, S3 out)",
-            f"  1 single-threaded worker  : {one:6.1f} s  (runs: {', '.join(f'{r:.1f}' for r in runs[1])})",
-            f"  2 single-threaded workers : {two:6.1f} s  (runs: {', '.join(f'{r:.1f}' for r in runs[2])})",
+            f"  1 single-threaded worker  : {one:6.1f} s, workers' CPU {one_cpu:6.1f} s ({cores:.2f} cores busy)"
+            f"  (runs: {', '.join(f'{r:.1f}' for r, _ in runs[1])})",
+            f"  2 single-threaded workers : {two:6.1f} s, workers' CPU {two_cpu:6.1f} s ({two_cpu / two:.2f} cores busy)"
+            f"  (runs: {', '.join(f'{r:.1f}' for r, _ in runs[2])})",
             f"  ratio (1 worker / 2)      : {one / two:6.2f}  (target >= 1.6)",
+            f"  ceiling on this machine   : {min(2.0, (os.cpu_count() or 1) / cores):6.2f}  "
+            f"({os.cpu_count()} cores / {cores:.2f} cores one worker keeps busy)",
         ],
     )
 

@@ -172,8 +172,14 @@ def _upload_quicklook(store: ObjectStore, png: bytes | None, bucket: str, store_
 
 
 def run_job_on_worker(job: ConversionJob, endpoint: S3Endpoint) -> WrittenStore:
-    """What a Dask worker runs: its own S3 client, the same job."""
-    return run_job(job, endpoint.store())
+    """What a Dask worker runs: its own S3 client, the same job, with the converter's own array work done in this
+    task's thread. A worker's threads are the cluster's unit of parallelism and memory: left to Dask's default,
+    the converter's arrays would be computed as tasks on the cluster, and the waiting conversion's thread freed
+    for another conversion, more at once than the worker was sized for."""
+    import dask
+
+    with dask.config.set(scheduler="synchronous"):
+        return run_job(job, endpoint.store())
 
 
 def safe_directory(item: Item) -> tuple[str, str, str]:
