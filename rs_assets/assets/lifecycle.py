@@ -5,6 +5,7 @@ The logic and the orders that keep the catalog truthful are in ``rs_assets.core.
 """
 
 from datetime import timedelta
+from typing import Any
 
 import dagster as dg
 from pydantic import Field
@@ -160,31 +161,33 @@ def storage_usage(
     return dg.MaterializeResult(metadata=metadata)
 
 
+def _running(name: str, job: Any, cron: str, why: str) -> dg.ScheduleDefinition:
+    return dg.ScheduleDefinition(
+        name=name,
+        job=job,
+        cron_schedule=cron,
+        default_status=dg.DefaultScheduleStatus.RUNNING,
+        description=why,
+    )
+
+
 def build_lifecycle() -> dg.Definitions:
-    schedule = dg.ScheduleDefinition(
-        name="hourly_expiry",
-        job=lifecycle_expiry,
-        cron_schedule="17 * * * *",
-        default_status=dg.DefaultScheduleStatus.RUNNING,
-        description="Expires what has expired, every hour.",
-    )
     accounting = dg.define_asset_job("storage_accounting", selection=[storage_usage])
-    hourly_usage = dg.ScheduleDefinition(
-        name="hourly_storage_usage",
-        job=accounting,
-        cron_schedule="47 * * * *",
-        default_status=dg.DefaultScheduleStatus.RUNNING,
-        description="Materializes storage_usage every hour.",
-    )
-    daily_sweep = dg.ScheduleDefinition(
-        name="daily_orphan_sweep",
-        job=lifecycle_sweep,
-        cron_schedule="37 3 * * *",
-        default_status=dg.DefaultScheduleStatus.RUNNING,
-        description="Lists orphans and stale uploads every day (deleting nothing): their count is the run's metadata.",
-    )
     return dg.Definitions(
         assets=[storage_usage],
         jobs=[lifecycle_expiry, lifecycle_sweep, accounting],
-        schedules=[schedule, hourly_usage, daily_sweep],
+        schedules=[
+            _running(
+                "hourly_expiry", lifecycle_expiry, "17 * * * *", "Expires what has expired, every hour."
+            ),
+            _running(
+                "hourly_storage_usage", accounting, "47 * * * *", "Materializes storage_usage every hour."
+            ),
+            _running(
+                "daily_orphan_sweep",
+                lifecycle_sweep,
+                "37 3 * * *",
+                "Lists orphans and stale uploads every day (deleting nothing): their count is the run's metadata.",
+            ),
+        ],
     )
