@@ -1,5 +1,5 @@
 """One AUX day of N products, timed phase by phase in its own process (for its peak RSS): the listing at the
-station, planning (tasks, expired-item lookup), writing the day's ledger of N verified items, and a re-run of the
+station (wall time, and the CPU time of our client parsing the pages), planning (tasks, expired-item lookup), writing the day's ledger of N verified items, and a re-run of the
 day that finds everything recorded (its ledger read and the recorded check; no transfer)."""
 
 from __future__ import annotations
@@ -37,10 +37,10 @@ def main() -> None:
     placement = Placement("copernicus", CollectionNames(), BucketRules.parse(f"*,*,*,30,{target}\n"))
     catalog = SqliteCatalog(Path(args.workdir) / f"growth-{os.getpid()}.sqlite")
     day = date.fromisoformat(args.day)
-    clock = time.perf_counter()
-
+    clock, cpu = time.perf_counter(), time.process_time()
     products = station.products(published_on(day))
     listing, clock = time.perf_counter() - clock, time.perf_counter()
+    listing_cpu = time.process_time() - cpu
     tasks, errors = plan(products, placement, task=aux_task)
     for collection in {t.collection for t in tasks}:
         catalog.ensure_collection(collection)
@@ -66,6 +66,7 @@ def main() -> None:
             {
                 "products": len(products),
                 "listing": listing,
+                "listing_cpu": listing_cpu,
                 "planning": planning,
                 "ledger_write": writing,
                 "ledger_bytes": size.size if size else 0,
