@@ -115,8 +115,8 @@ def simulator_config(path: Path) -> Path:
     return path
 
 
-@pytest.fixture(scope="module")
-def prod() -> Iterator[Topology]:
+def prod_environment() -> tuple[Path, dict[str, int], dict[str, str]]:
+    """A data folder, ports and the environment ``scripts/prod`` runs with in a test."""
     base, *_ = seaweed_ports(16)
     ports = {
         "s3": base, "ui": base + 8, "sim": base + 9, "pg": base + 11, "stac": base + 12, "dask": base + 13,
@@ -143,6 +143,12 @@ def prod() -> Iterator[Topology]:
         "RS_ASSETS_DASK_PORT": str(ports["dask"]),
         "RS_ASSETS_CODE_PORT": str(ports["code"]),
     }
+    return data, ports, env
+
+
+@pytest.fixture(scope="module")
+def prod() -> Iterator[Topology]:
+    data, ports, env = prod_environment()
     log = data / "prod.out"
     process = subprocess.Popen(
         [str(ROOT / "scripts" / "prod")],
@@ -364,3 +370,16 @@ def test_the_production_topology_stages_converts_and_processes_and_heals_after_k
             f" processed: {len(items(prod, 's01siwgtc'))}"
         )
     assert len(items(prod, "s01siwgrd")) == 1 and len(items(prod, "s01siwgtc")) == 1
+
+
+def test_a_bad_pool_limit_stops_the_start_naming_it_and_leaves_nothing_running() -> None:
+    data, _, env = prod_environment()
+    env["RS_ASSETS_POOL_LIMITS"] = "station-NOPE=2"
+    ended = subprocess.run(
+        [str(ROOT / "scripts" / "prod")], cwd=ROOT, env=env, stdin=subprocess.DEVNULL, capture_output=True,
+        text=True, timeout=600,
+    )  # fmt: skip
+    assert ended.returncode != 0
+    assert "station-NOPE: no such pool" in ended.stderr + ended.stdout, ended.stderr[-2000:]
+    assert "Traceback" not in ended.stderr + ended.stdout
+    assert process_with(str(data)) is None, "a service of the failed start is still running"
