@@ -142,6 +142,18 @@ def test_search_with_cql2_valcover_and_sort(catalog: Catalog) -> None:
     assert [item["id"] for item in latest] == ["V5"]
 
 
+def test_a_filter_on_a_property_some_items_lack_matches_only_the_items_that_have_it(catalog: Catalog) -> None:
+    from rs_assets.core.lifecycle.expiry import expired_filter
+    from rs_assets.core.timeutil import utcnow
+
+    catalog.ensure_collection("s01-cadip-session")
+    lasting, expired = make_item("LASTING", 1), make_item("EXPIRED", 2)
+    expired["properties"]["expires"] = "2026-01-01T00:00:00.000Z"
+    catalog.upsert_items("s01-cadip-session", [lasting, expired])  # a session item has no expires
+    found = catalog.search(["s01-cadip-session"], filter=expired_filter(utcnow()))
+    assert [item["id"] for item in found] == ["EXPIRED"]
+
+
 def test_writing_to_a_missing_collection_is_an_error(catalog: Catalog) -> None:
     with pytest.raises(CatalogError):
         catalog.upsert_items("never-created", [make_item("A", 1)])

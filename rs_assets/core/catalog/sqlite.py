@@ -160,7 +160,7 @@ class SqliteCatalog(Catalog):
             rows = db.execute(f"SELECT body FROM items WHERE collection IN ({marks}) ORDER BY id", wires)
             items = [json.loads(row[0]) for row in rows]
         if expression is not None:
-            items = [item for item in items if expression.matches(item)]
+            items = [item for item in items if _matches(expression, item)]
         for key in reversed(sortby or []):
             field = key["field"].removeprefix("properties.")
             items.sort(
@@ -168,6 +168,15 @@ class SqliteCatalog(Catalog):
                 reverse=key.get("direction", "asc") == "desc",
             )
         return items[:limit] if limit is not None else items
+
+
+def _matches(expression: cql2.Expr, item: Item) -> bool:
+    """As a STAC API answers: a comparison with a property the item lacks is false, not an error (cql2 cannot
+    reduce it, and says so with a bare ``Exception``)."""
+    try:
+        return bool(expression.matches(item))
+    except Exception:
+        return False
 
 
 def _sort_key(item: Item, field: str) -> tuple[bool, str]:
