@@ -12,7 +12,6 @@ back, with the fresh ``expires`` the new staging gave it.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections import defaultdict
 from collections.abc import Collection, Sequence
@@ -106,8 +105,7 @@ def publish_ledger(
     report = publish(catalog, entries, store, before)
     now = before | {f"{c}/{i}" for c, ids in report.published.items() for i in ids}
     if now != before:
-        payload = json.dumps(sorted(now), separators=(",", ":")).encode()
-        store.put(bucket, record, payload, hashlib.md5(payload).hexdigest())
+        store.put_json(bucket, record, sorted(now))
     return report
 
 

@@ -21,7 +21,6 @@ reported and left alone, as is an item whose ``expires`` does not parse.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
@@ -166,11 +165,11 @@ def expire_collections(
 
 
 def _write_plan(services: Services, key: str, expired: Sequence[Expired]) -> None:
-    body = json.dumps(
+    services.store.put_json(
+        services.bookkeeping,
+        key,
         [{"id": e.item_id, "objects": [list(o) for o in e.objects], "bytes": e.bytes} for e in expired],
-        separators=(",", ":"),
-    ).encode()
-    services.store.put(services.bookkeeping, key, body, hashlib.md5(body).hexdigest())
+    )
 
 
 def _finish_pending(

@@ -39,10 +39,7 @@ def published_record_key(manifest: str) -> str:
 
 
 def write_manifest(store: ObjectStore, bucket: str, key: str, entries: list[ManifestEntry]) -> None:
-    body = json.dumps(
-        [{"collection": e.collection, "item": e.item} for e in entries], separators=(",", ":")
-    ).encode()
-    store.put(bucket, key, body, hashlib.md5(body).hexdigest())
+    store.put_json(bucket, key, [{"collection": e.collection, "item": e.item} for e in entries])
 
 
 def read_manifest(store: ObjectStore, bucket: str, key: str) -> list[ManifestEntry] | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import builtins
 import hashlib
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -97,6 +98,11 @@ class ObjectStore:
             )
         except ClientError as exc:
             raise self._fail("put", bucket, key, exc) from None
+
+    def put_json(self, bucket: str, key: str, document: Any) -> None:
+        """A record of rs-assets' own (manifest, plan, check record) as compact JSON, checked by its MD5."""
+        body = json.dumps(document, separators=(",", ":")).encode()
+        self.put(bucket, key, body, hashlib.md5(body).hexdigest())
 
     async def put_async(
         self, http: aiohttp.ClientSession, bucket: str, key: str, data: bytes | bytearray, md5_hex: str
