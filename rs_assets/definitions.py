@@ -1,15 +1,19 @@
 """The one ``Definitions`` of the rs_assets code location, built from settings."""
 
+from datetime import timedelta
+
 import dagster as dg
 
 from rs_assets.assets.auxip import build_auxip
 from rs_assets.assets.cadip import build_cadip
+from rs_assets.assets.checks import build_checks
 from rs_assets.assets.lifecycle import build_lifecycle
 from rs_assets.assets.partitions import daily_partitions
 from rs_assets.assets.prip import build_prip
 from rs_assets.assets.processing import build_processing
 from rs_assets.assets.stations import station_specs
 from rs_assets.resources.from_settings import build_resources
+from rs_assets.sensors.alerts import run_failure_alerts
 from rs_assets.settings import Settings
 
 
@@ -30,11 +34,19 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
     produced = {a.key.to_user_string(): a for a in built.assets or [] if isinstance(a, dg.AssetsDefinition)}
     families.append(build_processing(settings.processors(), produced))
     families.append(build_lifecycle())
+    families.append(
+        build_checks(
+            stations,
+            session_within=timedelta(minutes=settings.session_freshness_minutes),
+            aux_deadline_hour=settings.aux_day_deadline_hour,
+        )
+    )
     # One process per run: every step of our jobs is I/O- or eopf-bound, and on small machines the
     # multiprocess executor's extra interpreter per step costs more than it parallelises.
     return dg.Definitions.merge(
         dg.Definitions(
             assets=[*station_specs(stations)],
+            sensors=[run_failure_alerts([s.name for s in stations.stations])],
             resources=build_resources(settings),
             executor=dg.in_process_executor,
         ),

@@ -374,6 +374,9 @@ def simulator_stations(simulator_url: str) -> StationsFile:
     )
 
 
+ALERT_WEBHOOK_VAR = "RS_ASSETS_ALERT_WEBHOOK"
+
+
 class Settings(BaseModel):
     """Everything the code location needs, read once from the environment."""
 
@@ -397,6 +400,10 @@ class Settings(BaseModel):
     collection_aux: str = CollectionNames.aux
     collection_cadip: str = CollectionNames.cadip
     collection_prip: str = CollectionNames.prip
+    ui_url: str = "http://127.0.0.1:3000"
+    alert_webhook: bool = False  # RS_ASSETS_ALERT_WEBHOOK is set; the URL itself is a secret, read as one
+    session_freshness_minutes: float = Field(30.0, gt=0)
+    aux_day_deadline_hour: int = Field(6, ge=0, le=23)
 
     @field_validator("collection_aux", "collection_cadip", "collection_prip")
     @classmethod
@@ -446,8 +453,12 @@ class Settings(BaseModel):
             "collection_aux": "RS_ASSETS_COLLECTION_AUX",
             "collection_cadip": "RS_ASSETS_COLLECTION_CADIP",
             "collection_prip": "RS_ASSETS_COLLECTION_PRIP",
+            "ui_url": "RS_ASSETS_UI_URL",
+            "session_freshness_minutes": "RS_ASSETS_SESSION_FRESHNESS_MINUTES",
+            "aux_day_deadline_hour": "RS_ASSETS_AUX_DAY_DEADLINE_HOUR",
         }
-        values = {field: environ[var] for field, var in names.items() if environ.get(var)}
+        values: dict[str, object] = {field: environ[var] for field, var in names.items() if environ.get(var)}
+        values["alert_webhook"] = bool(environ.get(ALERT_WEBHOOK_VAR))
         try:
             return cls.model_validate(values)
         except ValidationError as exc:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 
 _ISO = re.compile(
     r"^(?P<date>\d{4}-\d{2}-\d{2})[T ](?P<time>\d{2}:\d{2}(?::\d{2})?)"
@@ -51,3 +51,9 @@ def format_precise_datetime(value: datetime) -> str:
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def last_due_day(now: datetime, deadline_hour: int) -> date:
+    """The latest day (UTC) whose deadline has passed, when a day is due by ``deadline_hour`` of the next one."""
+    now = now.astimezone(UTC)
+    return now.date() - timedelta(days=1 if now.hour >= deadline_hour else 2)

@@ -3,17 +3,18 @@ from typing import Any
 
 import dagster as dg
 
+from rs_assets.resources.alerts import AlertsResource
 from rs_assets.resources.catalog import CatalogResource
 from rs_assets.resources.conversion import ConversionResource
 from rs_assets.resources.dask import dask_for
 from rs_assets.resources.processing import ProcessingResource
 from rs_assets.resources.stations import StationsResource
 from rs_assets.resources.storage import DEFAULT_RULES, ObjectStorage
-from rs_assets.settings import DEFAULT_PROCESSORS, Settings
+from rs_assets.settings import ALERT_WEBHOOK_VAR, DEFAULT_PROCESSORS, Settings
 
 
 def build_resources(settings: Settings, secret: Callable[[str], Any] = dg.EnvVar) -> dict[str, Any]:
-    """The code location's resources; ``secret`` names how S3 keys are read (``dg.EnvVar`` keeps them out
+    """The code location's resources; ``secret`` names how S3 keys and the alert webhook are read (``dg.EnvVar`` keeps them out
     of Dagster's stored config; the CLI, outside Dagster, passes ``os.environ.get``)."""
     names = {
         "aux_collections": settings.collection_aux,
@@ -53,4 +54,7 @@ def build_resources(settings: Settings, secret: Callable[[str], Any] = dg.EnvVar
         "conversion": ConversionResource(keep_staged_days=settings.keep_staged_days),
         "processing": ProcessingResource(processors_file=str(settings.processors_file or DEFAULT_PROCESSORS)),
         "dask": dask_for(settings.dask_scheduler),
+        "alerts": AlertsResource(
+            webhook_url=secret(ALERT_WEBHOOK_VAR) if settings.alert_webhook else None, ui_url=settings.ui_url
+        ),
     }

@@ -392,6 +392,11 @@ def in_rs_form(properties: Mapping[str, Any], where: str) -> dict[str, Any]:
     return written
 
 
+OBJECTS_LOST = (
+    "rs:objects_lost"  # on an item the integrity check marked: what was gone behind the catalog's back
+)
+
+
 def usable(item: Mapping[str, Any]) -> bool:
     """An item whose data is there to read and meant to be read: it has assets, is not marked ``unpublished`` and
     was not superseded by a later step's product."""

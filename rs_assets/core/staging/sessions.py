@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 
-from ..catalog.mapping import platform_of_satellite, session_item
+from ..catalog.mapping import OBJECTS_LOST, platform_of_satellite, session_item
 from ..errors import RsAssetsError
 from ..services import Placement, Services
 from ..station.client import StationClient
@@ -25,6 +25,7 @@ from ..station.models import File, Session
 from ..station.odata import Expr, F, all_of
 from ..storage.ledger import ManifestEntry, manifest_key, manifest_prefix, read_manifest, write_manifest
 from ..storage.transfer import Source
+from ..timeutil import format_item_datetime
 from .parallel import StageOutcome, StageTask, StagingReport, object_key, stage_all
 
 
@@ -304,6 +305,7 @@ def merged_session_item(current: dict | None, fresh: dict) -> dict:
     properties = {**current.get("properties", {}), **fresh["properties"]}
     if fresh["assets"]:  # files staged again after the lifecycle expired the session: it is live again
         properties.pop("unpublished", None)
+        properties.pop(OBJECTS_LOST, None)
     ordered = dict(
         sorted(
             assets.items(),
@@ -321,3 +323,27 @@ def sessions_published_on(client: StationClient, day: date) -> list[str]:
     )
     ordered = sorted(files, key=lambda f: f.PublicationDate or start)
     return list(dict.fromkeys(f.SessionId for f in ordered))
+
+
+def late_files(
+    client: StationClient, services: Services, now: datetime, within: timedelta, lookback: timedelta
+) -> list[str]:
+    """Files the station published between ``now - lookback`` and ``now - within`` that their session's manifest
+    does not hold as staged: a session's files must be staged within ``within`` of their publication."""
+    files = client.files(
+        all_of(F("PublicationDate").ge(now - lookback), F("PublicationDate").lt(now - within))
+    )
+    by_session: dict[str, list[File]] = {}
+    for f in files:
+        by_session.setdefault(f.SessionId, []).append(f)
+    late: list[str] = []
+    for session_id, published in sorted(by_session.items()):
+        key = manifest_key(session_ledger(client.name), session_id)
+        recorded = read_manifest(services.store, services.bookkeeping, key)
+        staged = recorded[0].item.get("assets", {}) if recorded else {}
+        late += [
+            f"{session_id}/{f.Name} (published {format_item_datetime(f.PublicationDate)})"
+            for f in sorted(published, key=lambda f: f.Name)
+            if f.Name not in staged
+        ]
+    return late
