@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence, Sized
 from dataclasses import dataclass
 from typing import Any
+
+from ..tracing import span
 
 Item = dict[str, Any]
 
@@ -47,11 +50,53 @@ def new_collection(wire_id: str, description: str) -> dict[str, Any]:
     }
 
 
+TRACED = (
+    "ensure_collection",
+    "collection_exists",
+    "collections",
+    "upsert_items",
+    "insert_item",
+    "existing_ids",
+    "expired_ids",
+    "get_item",
+    "delete_item",
+    "search",
+)
+
+
+def _traced[**P, R](name: str, method: Callable[P, R]) -> Callable[P, R]:
+    @functools.wraps(method)
+    def call(*args: P.args, **kwargs: P.kwargs) -> R:
+        catalog, rest = args[0], args[1:]
+        where = rest[0] if rest else kwargs.get("collection") or kwargs.get("collections")
+        attributes: dict[str, Any] = {"rs.catalog": type(catalog).__name__}
+        if isinstance(where, str):
+            attributes["rs.collection"] = where
+        elif isinstance(where, list | tuple):
+            attributes["rs.collection"] = ",".join(map(str, where))
+        if len(rest) > 1 and isinstance(rest[1], str):
+            attributes["rs.item"] = rest[1]
+        elif len(rest) > 1 and isinstance(rest[1], Sized):
+            attributes["rs.items"] = len(rest[1])
+        with span(f"catalog.{name}", **attributes):
+            return method(*args, **kwargs)
+
+    return call
+
+
 class Catalog(ABC):
-    """Item-level operations in bulk: staging publishes pages of items, never one request per item."""
+    """Item-level operations in bulk: staging publishes pages of items, never one request per item.
+
+    Every backend's public operations are traced (``TRACED``): a span each, with the collection and item."""
 
     def __init__(self, naming: OwnerNamespace):
         self.naming = naming
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        for name in TRACED:
+            if name in cls.__dict__:
+                setattr(cls, name, _traced(name, cls.__dict__[name]))
 
     def wire_id(self, collection: str) -> str:
         return self.naming.wire_id(collection)

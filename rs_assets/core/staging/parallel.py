@@ -11,8 +11,11 @@ import threading
 import time
 from collections.abc import Callable, Collection, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any
+
+from opentelemetry.trace import Span, StatusCode
 
 from ..catalog import Catalog
 from ..errors import RsAssetsError
@@ -21,6 +24,7 @@ from ..station.client import StationClient
 from ..storage.ledger import Ledger, ManifestEntry, merge
 from ..storage.object_store import ObjectInfo
 from ..storage.transfer import SmallFiles, Source, Transfer, TransferResult
+from ..tracing import span
 
 Item = dict[str, Any]
 
@@ -128,15 +132,14 @@ def stage_all(
 
     def stage(index: int) -> None:
         task = tasks[index]
-        finish(
-            index,
-            _attempt(
+        with transfer_span(client.name, task) as current:
+            outcome = _attempt(
                 task,
                 lambda: transfer.stage(
                     client, task.source, task.bucket, task.key, check_existing=check_existing
                 ),
-            ),
-        )
+            )
+            finish(index, traced(current, outcome))
 
     with ThreadPoolExecutor(max(1, parallel), thread_name_prefix=f"stage-{client.name}") as pool:
         list(pool.map(stage, large))
@@ -156,14 +159,41 @@ async def _stage_small(
 
         async def one(index: int) -> None:
             task = tasks[index]
-            try:
-                result = await batch.stage(task.source, task.bucket, task.key, check_existing=check_existing)
-            except Exception as exc:
-                finish(index, _failure(task, exc))
-            else:
-                finish(index, _attempt(task, lambda: result))
+            with transfer_span(client.name, task) as current:
+                try:
+                    result = await batch.stage(
+                        task.source, task.bucket, task.key, check_existing=check_existing
+                    )
+                except Exception as exc:
+                    outcome = _failure(task, exc)
+                else:
+                    outcome = _attempt(task, lambda: result)
+                finish(index, traced(current, outcome))
 
         await asyncio.gather(*(one(i) for i in indexes))
+
+
+def transfer_span(station: str, task: StageTask) -> AbstractContextManager[Span]:
+    """One file from the station to S3: names, sizes and keys, never the URL it came from."""
+    return span(
+        "transfer",
+        **{
+            "rs.station": station,
+            "rs.file": task.source.name,
+            "rs.item": task.item_id,
+            "rs.collection": task.collection,
+            "rs.bytes": task.source.size,
+            "s3.bucket": task.bucket,
+            "s3.key": task.key,
+        },
+    )
+
+
+def traced(current: Span, outcome: StageOutcome) -> StageOutcome:
+    if outcome.error:
+        current.set_status(StatusCode.ERROR, outcome.error[:300])
+    current.set_attribute("rs.skipped", bool(outcome.result and outcome.result.skipped))
+    return outcome
 
 
 def _failure(task: StageTask, exc: Exception) -> StageOutcome:

@@ -27,6 +27,7 @@ from ..errors import (
     StationUnavailable,
 )
 from ..http import AsyncHttp, BadResponse, GaveUp, HostTrust, Refused, RetryPolicy, SyncHttp, excerpt
+from ..tracing import span
 from .auth import BasicCredentials, OAuth2Credentials, authorizer
 from .models import File, Product, Session, StationEntity, parse_entity
 from .odata import PROFILES, CapabilityProfile, Expr, Query
@@ -100,6 +101,12 @@ class StationClient:
         ``limit`` asks for at most that many (no error when more match); the safety limit is the station's
         ceiling on what one query may pull, and exceeding it is an error because results would be lost.
         """
+        with span("station.search", **{"rs.station": self.name, "odata.entity": query.entity}) as current:
+            found = self._search(query, model, limit)
+            current.set_attribute("rs.results", len(found))
+            return found
+
+    def _search(self, query: Query, model: type[EntityT], limit: int | None) -> list[EntityT]:
         safety = self.config.safety_limit
         ceiling = min(limit, safety) if limit is not None else safety
         strict = limit is None or limit > safety
