@@ -130,8 +130,9 @@ class Catalog(ABC):
 
     @abstractmethod
     def expired_ids(self, collection: str, ids: Iterable[str]) -> set[str]:
-        """Which of ``ids`` the lifecycle expired (``unpublished``, not superseded by a later step): staging treats
-        them as not staged, and publication publishes them again."""
+        """Which of ``ids`` staging treats as not staged, and publication publishes again: the lifecycle expired
+        them (``unpublished``, not superseded by a later step), or they were harvested (``rs:harvested``: their
+        assets are at the station)."""
 
     @abstractmethod
     def item_url(self, collection: str, item_id: str) -> str:

@@ -392,9 +392,10 @@ def in_rs_form(properties: Mapping[str, Any], where: str) -> dict[str, Any]:
     return written
 
 
-OBJECTS_LOST = (
-    "rs:objects_lost"  # on an item the integrity check marked: what was gone behind the catalog's back
-)
+# An item harvested from a station (its assets at the station), not staged yet.
+HARVESTED = "rs:harvested"
+# On an item the integrity check marked: what was gone behind the catalog's back.
+OBJECTS_LOST = "rs:objects_lost"
 
 
 def usable(item: Mapping[str, Any]) -> bool:

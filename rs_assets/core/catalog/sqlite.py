@@ -108,8 +108,9 @@ class SqliteCatalog(Catalog):
         return self._ids_where(
             collection,
             ids,
-            " AND json_extract(body, '$.properties.unpublished') IS NOT NULL"
-            """ AND json_extract(body, '$.properties."rs:superseded_by"') IS NULL""",
+            " AND ((json_extract(body, '$.properties.unpublished') IS NOT NULL"
+            """ AND json_extract(body, '$.properties."rs:superseded_by"') IS NULL)"""
+            """ OR json_extract(body, '$.properties."rs:harvested"') IS NOT NULL)""",
         )
 
     def _ids_where(self, collection: str, ids: Iterable[str], condition: str) -> set[str]:
@@ -171,8 +172,14 @@ class SqliteCatalog(Catalog):
 
 
 def _matches(expression: cql2.Expr, item: Item) -> bool:
-    """As a STAC API answers: a comparison with a property the item lacks is false, not an error (cql2 cannot
-    reduce it, and says so with a bare ``Exception``)."""
+    """As pgstac answers: ``datetime`` is the start of an item's interval and ``end_datetime`` its end (the
+    instant itself for an item without one), and a comparison with a property the item lacks is false, not an
+    error (cql2 cannot reduce it, and says so with a bare ``Exception``)."""
+    properties = item.get("properties", {})
+    start = properties.get("datetime") or properties.get("start_datetime")
+    end = properties.get("end_datetime") or start
+    if (start, end) != (properties.get("datetime"), properties.get("end_datetime")):
+        item = {**item, "properties": {**properties, "datetime": start, "end_datetime": end}}
     try:
         return bool(expression.matches(item))
     except Exception:

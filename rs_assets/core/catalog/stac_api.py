@@ -186,10 +186,16 @@ class StacApiCatalog(Catalog):
         wire = self.wire_id(collection)
         found: set[str] = set()
         expired = {
-            "op": "and",
+            "op": "or",
             "args": [
-                {"op": "not", "args": [{"op": "isNull", "args": [{"property": "unpublished"}]}]},
-                {"op": "isNull", "args": [{"property": "rs:superseded_by"}]},
+                {
+                    "op": "and",
+                    "args": [
+                        {"op": "not", "args": [{"op": "isNull", "args": [{"property": "unpublished"}]}]},
+                        {"op": "isNull", "args": [{"property": "rs:superseded_by"}]},
+                    ],
+                },
+                {"op": "not", "args": [{"op": "isNull", "args": [{"property": "rs:harvested"}]}]},
             ],
         }
         for page in pages(list(dict.fromkeys(ids)), ID_PAGE):

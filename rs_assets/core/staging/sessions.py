@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 
-from ..catalog.mapping import OBJECTS_LOST, platform_of_satellite, session_item
+from ..catalog.mapping import HARVESTED, OBJECTS_LOST, platform_of_satellite, session_item
 from ..errors import RsAssetsError
 from ..services import Placement, Services
 from ..station.client import StationClient
@@ -306,6 +306,8 @@ def merged_session_item(current: dict | None, fresh: dict) -> dict:
     if fresh["assets"]:  # files staged again after the lifecycle expired the session: it is live again
         properties.pop("unpublished", None)
         properties.pop(OBJECTS_LOST, None)
+    if all(str(a.get("href", "")).startswith("s3://") for a in assets.values()):
+        properties.pop(HARVESTED, None)  # every file of a harvested session is staged now
     ordered = dict(
         sorted(
             assets.items(),

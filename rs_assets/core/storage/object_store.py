@@ -9,7 +9,7 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import IO, TYPE_CHECKING, Any
 
 from boto3.exceptions import S3UploadFailedError
 from botocore.exceptions import ClientError
@@ -133,7 +133,14 @@ class ObjectStore:
                 raise StorageError(f"s3 upload s3://{bucket}/{key} failed: {exc}") from None
         return ObjectInfo(bucket, key, size, md5_hex)
 
-    def download_to(self, bucket: str, key: str, handle: BinaryIO) -> None:
+    def copy(self, bucket: str, key: str, to_bucket: str, to_key: str) -> None:
+        """Server-side copy (multipart for large objects), metadata included."""
+        try:
+            self.client.copy({"Bucket": bucket, "Key": key}, to_bucket, to_key)
+        except ClientError as exc:
+            raise self._fail(f"copy to s3://{to_bucket}/{to_key} of", bucket, key, exc) from None
+
+    def download_to(self, bucket: str, key: str, handle: IO[bytes]) -> None:
         try:
             self.client.download_fileobj(bucket, key, handle)
         except ClientError as exc:

@@ -14,6 +14,7 @@ import time
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal, Self
 
 import aiohttp
@@ -59,6 +60,14 @@ class TransferResult:
         return 0 if self.skipped else self.object.size
 
 
+def file_md5(path: Path) -> str:
+    digest = hashlib.md5()
+    with path.open("rb") as handle:
+        while chunk := handle.read(MiB):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
 def is_verified(existing: ObjectInfo | None, source: Source) -> bool:
     if existing is None or existing.size != source.size:
         return False
@@ -95,6 +104,42 @@ class Transfer:
             info = self._single(stream, source, bucket, key, where)
         else:
             info = self._multipart(stream, source, bucket, key, where)
+        return TransferResult(info, skipped=False, seconds=time.monotonic() - started)
+
+    def to_file(self, client: StationClient, source: Source, path: Path) -> TransferResult:
+        """Copy ``source`` to a local ``path`` unless a verified copy is there, through the same resumable
+        download; the file appears under its name only once whole and verified (``.part`` until then)."""
+        started = time.monotonic()
+        if (
+            path.exists()
+            and path.stat().st_size == source.size
+            and (source.md5 is None or file_md5(path) == source.md5.lower())
+        ):
+            return TransferResult(
+                ObjectInfo("", str(path), source.size, source.md5), True, time.monotonic() - started
+            )
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_name(f"{path.name}.part")
+        digest, received = hashlib.md5(), 0
+        where = f"station {client.name!r} {source.entity}({source.entity_id}) {source.name} -> {path}"
+        try:
+            with partial.open("wb") as handle:
+                for chunk in client.iter_download(
+                    source.entity,
+                    source.entity_id,
+                    expected_size=source.size,
+                    chunk_size=self.settings.read_chunk,
+                ):
+                    handle.write(chunk)
+                    digest.update(chunk)
+                    received += len(chunk)
+            self.verify(received, digest.hexdigest(), source, where)
+            partial.replace(path)
+        except OSError as exc:
+            raise RsAssetsError(f"{where}: {exc.strerror or exc}") from None
+        finally:
+            partial.unlink(missing_ok=True)
+        info = ObjectInfo("", str(path), received, digest.hexdigest())
         return TransferResult(info, skipped=False, seconds=time.monotonic() - started)
 
     @staticmethod
