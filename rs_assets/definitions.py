@@ -8,6 +8,7 @@ from rs_assets.assets.auxip import build_auxip
 from rs_assets.assets.cadip import build_cadip
 from rs_assets.assets.checks import build_checks
 from rs_assets.assets.lifecycle import build_lifecycle
+from rs_assets.assets.on_demand import crop_on_demand, harvest_on_demand
 from rs_assets.assets.partitions import daily_partitions
 from rs_assets.assets.prip import build_prip
 from rs_assets.assets.processing import build_processing
@@ -46,6 +47,7 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
     return dg.Definitions.merge(
         dg.Definitions(
             assets=[*station_specs(stations)],
+            jobs=[crop_on_demand, harvest_on_demand],
             sensors=[run_failure_alerts([s.name for s in stations.stations])],
             resources=build_resources(settings),
             executor=dg.in_process_executor,

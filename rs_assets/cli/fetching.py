@@ -422,4 +422,44 @@ def harvest_command(
         raise SystemExit(1)
 
 
-COMMANDS = [download_command, copy_command, export_command, harvest_command]
+@click.command("crop")
+@click.argument("item")
+@click.option("--bbox", required=True, help="W,S,E,N in degrees, e.g. 12.3,41.8,12.6,42.0.")
+@click.option(
+    "--collection", "output_collection", default=None, help="Where the cropped item goes (default: ITEM's)."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def crop_command(item: str, bbox: str, output_collection: str | None, as_json: bool) -> None:
+    """Cut the Zarr product of ITEM (COLLECTION/ITEM_ID: a converted product or a processed raster) to a lon/lat
+    box, write it under the rules' bucket and publish it with a derived_from link."""
+    from rs_assets.core.crop import CropError, crop_item, parse_bbox
+
+    res = resources()
+    with failures_as_exit():
+        collection, _, item_id = item.partition("/")
+        if not collection or not item_id:
+            raise CropError(f"ITEM {item!r}: give COLLECTION/ITEM_ID")
+        box = parse_bbox(bbox)
+        shared = services(res)
+        with progress_bar(f"crop {item_id}", quiet=as_json) as (set_total, advance):
+            set_total(1)
+            cropped = crop_item(shared, collection, item_id, box, output_collection=output_collection)
+            advance()
+    url = shared.catalog.item_url(cropped.collection, cropped.item["id"])
+    payload = {
+        "id": cropped.item["id"],
+        "collection": shared.catalog.wire_id(cropped.collection),
+        "item": url,
+        "store": cropped.item["assets"]["product"]["href"],
+        "bbox": cropped.item["bbox"],
+        "shape": cropped.shape,
+        "bytes": cropped.bytes,
+    }
+    rows = table("item", "shape", "store")
+    rows.add_row(
+        cropped.item["id"], " x ".join(f"{d} {n}" for d, n in cropped.shape.items()), payload["store"]
+    )
+    emit(as_json, payload, rows, f"cropped to {bbox}: {url}")
+
+
+COMMANDS = [download_command, copy_command, export_command, harvest_command, crop_command]

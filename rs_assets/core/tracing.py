@@ -33,6 +33,7 @@ Attribute = str | int | float | bool
 
 _setup_lock = threading.Lock()
 _configured = False
+_exporting = False
 _forced = threading.local()
 _step: trace.Span | None = None  # the step running in this process, parent of spans made outside any span
 
@@ -48,7 +49,7 @@ def enabled(environ: Mapping[str, str] | None = None) -> bool:
 
 def setup() -> None:
     """Install the OTLP exporter once per process, when the environment asks for it."""
-    global _configured
+    global _configured, _exporting
     if _configured:
         return
     with _setup_lock:
@@ -68,6 +69,7 @@ def setup() -> None:
         )
         provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
         trace.set_tracer_provider(provider)
+        _exporting = True
 
 
 def _clean(attributes: Mapping[str, Any]) -> dict[str, Attribute]:
@@ -76,8 +78,12 @@ def _clean(attributes: Mapping[str, Any]) -> dict[str, Attribute]:
 
 @contextmanager
 def span(name: str, **attributes: Any) -> Iterator[trace.Span]:
-    """A span under the current one (or the running step); exceptions are recorded on it and re-raised."""
+    """A span under the current one (or the running step); exceptions are recorded on it and re-raised.
+    Without an endpoint it is the API's invalid span, touching nothing: staging opens one per file."""
     setup()
+    if not _exporting:
+        yield trace.INVALID_SPAN
+        return
     parent = None
     if not trace.get_current_span().get_span_context().is_valid and _step is not None:
         parent = trace.set_span_in_context(_step)

@@ -113,3 +113,28 @@ def test_a_harvested_session_is_upgraded_by_staging(cli, sim: StationSimulator, 
     assert (
         all(a["href"].startswith("s3://") for a in staged["assets"].values()) and len(staged["assets"]) == 3
     )
+
+
+def test_the_harvest_job_creates_the_same_items_from_the_ui(
+    sim: StationSimulator, platform: Platform
+) -> None:
+    from rs_assets.assets.on_demand import harvest_on_demand
+
+    result = harvest_on_demand.execute_in_process(
+        run_config={
+            "ops": {
+                "harvest_station": {
+                    "config": {"station": "ADGS", "begin": f"{DAY}T00:00:00Z", "end": f"{DAY}T23:59:59.999Z"}
+                }
+            }
+        },
+        resources=platform.resources(),
+    )
+    assert result.success
+    day = [p for p in products(sim, "ADGS") if p["PublicationDate"].startswith(DAY.isoformat())]
+    assert result.output_for_node("harvest_station") == len(day)
+    catalog = StacApiCatalog(platform.catalog_url or "", OwnerNamespace(owner=platform.owner))
+    for p in day:
+        item = catalog.get_item(f"s{p['Name'][1]}-aux", product_item_id(p["Name"]))
+        assert item is not None and item["properties"][HARVESTED] == "ADGS"
+    assert platform.listing() == {} and downloads(sim) == 0
