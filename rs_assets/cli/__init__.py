@@ -265,10 +265,11 @@ def _instance() -> Iterator[Any]:
 
 def _register_operations() -> None:
     from rs_assets.cli.fetching import COMMANDS as FETCHING
+    from rs_assets.cli.items import COMMANDS as ITEMS
     from rs_assets.cli.operations import COMMANDS
     from rs_assets.cli.processing import process_group
 
-    for command in [*COMMANDS, *FETCHING, process_group]:
+    for command in [*COMMANDS, *FETCHING, *ITEMS, process_group]:
         main.add_command(command)
 
 

@@ -66,6 +66,22 @@ def web() -> Iterator[str]:
             1,
             "NO_SUCH_VARIABLE (Dagster's PostgreSQL URL) is not set",
         ),
+        (["download", "PRIP", "--destination", "/tmp/x", "--geometry", "POLYGON((1 2"], 1, "is not WKT"),
+        (["download", "PRIP", "--destination", "/tmp/x/%Q"], 1, "unknown placeholder %Q"),
+        (["download", "PRIP", "--destination", "/tmp/x", "--query", "[1]"], 1, "give a JSON object"),
+        (
+            ["download", "PRIP", "--destination", "/tmp/x", "--safety-limit", "0"],
+            2,
+            "0 is not in the range x>=1",
+        ),
+        (["copy", "c", "--destination", "s3:///x"], 1, "names no bucket"),
+        (["crop", "s01siwgrd/X", "--bbox", "a,b,c,d"], 1, "--bbox 'a,b,c,d': give W,S,E,N"),
+        (["crop", "X", "--bbox", "1,2,3,4"], 1, "ITEM 'X': give COLLECTION/ITEM_ID"),
+        (
+            ["export", "c", "--endpoint", "http://127.0.0.1:9", "--bucket", "b"],
+            1,
+            "RS_ASSETS_EXPORT_ACCESS_KEY_ID",
+        ),
     ],
 )
 def test_a_bad_input_is_one_line_and_a_non_zero_exit(
