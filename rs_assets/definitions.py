@@ -13,6 +13,7 @@ from rs_assets.assets.partitions import daily_partitions
 from rs_assets.assets.prip import build_prip
 from rs_assets.assets.processing import build_processing
 from rs_assets.assets.stations import station_specs
+from rs_assets.deployment.tracing import trace_sensors
 from rs_assets.resources.from_settings import build_resources
 from rs_assets.sensors.alerts import run_failure_alerts
 from rs_assets.settings import Settings
@@ -48,7 +49,7 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
         dg.Definitions(
             assets=[*station_specs(stations)],
             jobs=[crop_on_demand, harvest_on_demand],
-            sensors=[run_failure_alerts([s.name for s in stations.stations])],
+            sensors=[run_failure_alerts([s.name for s in stations.stations]), *trace_sensors()],
             resources=build_resources(settings),
             executor=dg.in_process_executor,
         ),

@@ -96,11 +96,17 @@ wait_services() {  # wait_services SECONDS: until every registered process has e
 }
 
 # SIGINT first: Dagster (dg dev, its daemon and code server) stops gracefully on it and marks its runs, while it
-# ignores SIGTERM; the simulator and SeaweedFS stop on either. SIGTERM, then SIGKILL, only for what is left.
+# ignores SIGTERM; the simulator and SeaweedFS stop on either. Newest first, each one gone before the next is
+# asked: a run still finishing while Dagster stops needs the station, S3 and the catalog it was started with, or
+# it outlives the grace period and is left STARTED. SIGTERM, then SIGKILL, only for what is left.
 stop_services() {
-    local pid
-    signal_services INT
-    wait_services 30
+    local i pid deadline
+    for ((i = ${#SERVICE_PIDS[@]} - 1; i >= 0; i--)); do
+        pid="${SERVICE_PIDS[$i]}"
+        kill -INT -- "-$pid" 2>/dev/null || kill -INT "$pid" 2>/dev/null || true
+        deadline=$((SECONDS + 30))
+        while { kill -0 -- "-$pid" || kill -0 "$pid"; } 2>/dev/null && ((SECONDS < deadline)); do sleep 0.25; done
+    done
     signal_services TERM
     wait_services 5
     for pid in "${SERVICE_PIDS[@]}"; do

@@ -5,10 +5,12 @@ Spans are exported over OTLP/HTTP only when the standard variables name an endpo
 ``OTEL_EXPORTER_OTLP_HEADERS`` and the rest as the SDK reads them). Without them the API's no-op tracer stands in
 and a span costs a function call.
 
-A span's parent is the span current in its thread, else the step running in this process: Dagster runs one step
-at a time per process (in-process executor, run worker or step worker), and the threads and event loops that
-stage files in parallel start with no context of their own. Every step of a run shares one trace, whose id is the
-run id, wherever the step executes.
+Every run is one trace whose id is the run id, and each of its steps a span whose id derives from the run id and
+the step key: a span made while a step runs (a station search, a file's transfer, a catalog call) names that step
+as its parent, found through ``set_step_provider`` (the Dagster layer's view of the running step) or, in the
+threads and event loops that stage files in parallel, the step this process last ran (Dagster runs one step at a
+time per process). The run and step spans themselves are written once the run has ended, from its event log
+(``record_run``), with the ids their children already named.
 
 Attributes are chosen here, never copied from a request: station, product, session, collection, item, bucket and
 key, counts and sizes; never a URL, a header, a token or a credential.
@@ -20,8 +22,9 @@ import hashlib
 import os
 import threading
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 from opentelemetry import context as otel_context
@@ -35,7 +38,14 @@ _setup_lock = threading.Lock()
 _configured = False
 _exporting = False
 _forced = threading.local()
-_step: trace.Span | None = None  # the step running in this process, parent of spans made outside any span
+_step: tuple[str, str] | None = None  # (run id, step key) last seen running in this process
+
+
+def _no_step() -> tuple[str, str] | None:
+    return None
+
+
+_step_provider: Callable[[], tuple[str, str] | None] = _no_step
 
 
 def enabled(environ: Mapping[str, str] | None = None) -> bool:
@@ -76,19 +86,35 @@ def _clean(attributes: Mapping[str, Any]) -> dict[str, Attribute]:
     return {k: v for k, v in attributes.items() if isinstance(v, str | int | float | bool)}
 
 
+def set_step_provider(provider: Callable[[], tuple[str, str] | None]) -> None:
+    """``provider()`` is (run id, step key) of the step running in the calling thread, or None."""
+    global _step_provider
+    _step_provider = provider
+
+
+def _parent() -> otel_context.Context | None:
+    global _step
+    if trace.get_current_span().get_span_context().is_valid:
+        return None  # the current span is the parent
+    try:
+        running = _step_provider()
+    except Exception:  # a span's parent is never worth a failed step
+        running = None
+    if running is not None:
+        _step = running
+    return step_context(*_step) if _step is not None else None
+
+
 @contextmanager
 def span(name: str, **attributes: Any) -> Iterator[trace.Span]:
-    """A span under the current one (or the running step); exceptions are recorded on it and re-raised.
+    """A span under the current one, or under the running step; exceptions are recorded on it and re-raised.
     Without an endpoint it is the API's invalid span, touching nothing: staging opens one per file."""
     setup()
     if not _exporting:
         yield trace.INVALID_SPAN
         return
-    parent = None
-    if not trace.get_current_span().get_span_context().is_valid and _step is not None:
-        parent = trace.set_span_in_context(_step)
     tracer = trace.get_tracer(TRACER)
-    with tracer.start_as_current_span(name, context=parent, attributes=_clean(attributes)) as current:
+    with tracer.start_as_current_span(name, context=_parent(), attributes=_clean(attributes)) as current:
         yield current
 
 
@@ -102,27 +128,63 @@ def run_ids(run_id: str) -> tuple[int, int]:
     return trace_id, int(digest[32:48], 16) or 1
 
 
-def run_context(run_id: str) -> otel_context.Context:
-    """A context whose parent is the run's span, for a step executing in any process."""
-    trace_id, span_id = run_ids(run_id)
+def step_ids(run_id: str, step_key: str) -> tuple[int, int]:
+    digest = hashlib.sha256(f"{run_id}/{step_key}".encode()).hexdigest()
+    return run_ids(run_id)[0], int(digest[:16], 16) or 1
+
+
+def _context(trace_id: int, span_id: int) -> otel_context.Context:
     parent = trace.SpanContext(trace_id, span_id, is_remote=True, trace_flags=trace.TraceFlags(1))
     return trace.set_span_in_context(trace.NonRecordingSpan(parent))
 
 
-def start_run_span(run_id: str, **attributes: Any) -> trace.Span:
-    """The run's own span, with the ids ``run_context`` names (the caller ends it)."""
+def run_context(run_id: str) -> otel_context.Context:
+    return _context(*run_ids(run_id))
+
+
+def step_context(run_id: str, step_key: str) -> otel_context.Context:
+    return _context(*step_ids(run_id, step_key))
+
+
+@dataclass(frozen=True)
+class Interval:
+    """A run's or a step's span: seconds since the epoch, and why it failed (None when it did not)."""
+
+    name: str
+    start: float
+    end: float
+    failure: str | None = None
+
+
+def record_run(run: Interval, steps: Sequence[Interval], run_id: str, **attributes: Any) -> None:
+    """Write a finished run's span and its steps' spans, with the ids their children named while it ran."""
     setup()
-    _forced.ids = run_ids(run_id)
-    try:
-        return trace.get_tracer(TRACER).start_span(
-            "run", context=otel_context.Context(), attributes=_clean(attributes)
-        )
-    finally:
-        _forced.ids = None
+    if not _exporting:
+        return
+    tracer = trace.get_tracer(TRACER)
+
+    def write(interval: Interval, ids: tuple[int, int], parent: otel_context.Context, **extra: Any) -> None:
+        _forced.ids = ids
+        try:
+            current = tracer.start_span(
+                interval.name,
+                context=parent,
+                attributes=_clean(attributes | extra),
+                start_time=int(interval.start * 1e9),
+            )
+        finally:
+            _forced.ids = None
+        if interval.failure:
+            current.set_status(trace.StatusCode.ERROR, interval.failure[:300])
+        current.end(end_time=int(interval.end * 1e9))
+
+    write(run, run_ids(run_id), otel_context.Context())
+    for step in steps:
+        write(step, step_ids(run_id, step.name), run_context(run_id), **{"dagster.step": step.name})
 
 
 def _run_id_generator() -> Any:
-    """Random ids, except for a run's span, whose ids derive from the run id."""
+    """Random ids, except for the run and step spans ``record_run`` writes, whose ids derive from the run id."""
     from opentelemetry.sdk.trace.id_generator import RandomIdGenerator
 
     class RunIds(RandomIdGenerator):
@@ -135,15 +197,3 @@ def _run_id_generator() -> Any:
             return forced[0] if forced else super().generate_trace_id()
 
     return RunIds()
-
-
-def start_span(name: str, parent: otel_context.Context | None, **attributes: Any) -> trace.Span:
-    """A span the caller ends (one that opens and closes on events, not around a block)."""
-    setup()
-    return trace.get_tracer(TRACER).start_span(name, context=parent, attributes=_clean(attributes))
-
-
-def enter_step(step: trace.Span | None) -> None:
-    """Make ``step`` (None: no step) the parent of spans made outside any span in this process."""
-    global _step
-    _step = step

@@ -40,12 +40,6 @@ def instance_config(max_concurrent_runs: int = 6, postgres_url_env: str | None =
         },
         "run_retries": {"enabled": True, "max_retries": 0},
         "sensors": {"use_threads": True, "num_workers": 4},
-        # Run and step spans when OTEL_EXPORTER_OTLP_ENDPOINT is set (rs_assets.core.tracing); idle otherwise.
-        "python_logs": {
-            "dagster_handler_config": {
-                "handlers": {"spans": {"class": "rs_assets.deployment.tracing.SpanHandler", "level": "DEBUG"}}
-            }
-        },
     }
 
 

@@ -1,63 +1,91 @@
-"""Run and step spans from Dagster's own events, so that no asset opens them itself.
+"""Traces in Dagster: the running step for the spans core makes (``rs_assets.core.tracing``), and the sensors that
+write each finished run's span and its steps' spans from the run's event log.
 
-``rs-assets instance-config`` attaches ``SpanHandler`` to the instance's Dagster logger (``python_logs:
-dagster_handler_config``): every event of a run reaches it as a log record carrying ``dagster_meta`` (run id,
-job, step key, tags and the event), in the process where the event happens: the run worker for the run's start
-and end, the process executing a step for the step's. Without an OTLP endpoint (``rs_assets.core.tracing``) it
-does nothing.
+Both are installed only when an OTLP endpoint is configured; otherwise the code location has neither.
 """
 
-import logging
-from typing import Any
-
-from opentelemetry.trace import Span, StatusCode
+import dagster as dg
 
 from rs_assets.core import tracing
 
-RUN_ENDS = {"RUN_SUCCESS": None, "RUN_FAILURE": "the run failed", "RUN_CANCELED": "the run was canceled"}
-STEP_ENDS = {"STEP_SUCCESS": None, "STEP_FAILURE": "the step failed"}
+STEP_EVENTS = {
+    dg.DagsterEventType.STEP_START,
+    dg.DagsterEventType.STEP_SUCCESS,
+    dg.DagsterEventType.STEP_FAILURE,
+}
 
 
-class SpanHandler(logging.Handler):
-    def __init__(self, level: int = logging.DEBUG) -> None:
-        super().__init__(level=level)
-        self.on = tracing.enabled()
-        self.runs: dict[str, Span] = {}
-        self.steps: dict[tuple[str, str], Span] = {}
+def running_step() -> tuple[str, str] | None:
+    """(run id, step key) of the step executing in the calling thread, if any."""
+    try:
+        context = dg.OpExecutionContext.get()
+    except dg.DagsterInvariantViolationError:  # a sensor, a schedule, a thread a step started
+        return None
+    return (context.run_id, str(context.op_handle)) if context is not None else None
 
-    def emit(self, record: logging.LogRecord) -> None:
-        meta: dict[str, Any] | None = getattr(record, "dagster_meta", None)
-        event = (meta or {}).get("dagster_event")
-        if not self.on or meta is None or event is None or not meta.get("run_id"):
-            return
-        try:
-            self._on_event(event.event_type.name, meta)
-        except Exception:  # a span lost is never a run failed
-            self.handleError(record)
 
-    def _on_event(self, kind: str, meta: dict[str, Any]) -> None:
-        run_id, step = meta["run_id"], meta.get("step_key") or ""
-        attributes = {
-            "dagster.run_id": run_id,
-            "dagster.job": meta.get("job_name"),
-            "dagster.partition": (meta.get("job_tags") or {}).get("dagster/partition"),
-        }
-        if kind == "RUN_START":
-            self.runs[run_id] = tracing.start_run_span(run_id, **attributes)
-        elif kind in RUN_ENDS and run_id in self.runs:
-            _end(self.runs.pop(run_id), RUN_ENDS[kind])
-        elif kind == "STEP_START":
-            span = tracing.start_span(
-                f"step {step}", tracing.run_context(run_id), **attributes, **{"dagster.step": step}
+def steps_of(instance: dg.DagsterInstance, run_id: str, run_end: float) -> list[tracing.Interval]:
+    started: dict[str, float] = {}
+    steps: list[tracing.Interval] = []
+    for entry in instance.all_logs(run_id, of_type=STEP_EVENTS):
+        key, event = entry.step_key or "", entry.dagster_event
+        if event is None:
+            continue
+        if event.event_type == dg.DagsterEventType.STEP_START:
+            started[key] = entry.timestamp
+        elif key in started:
+            failed = event.event_type == dg.DagsterEventType.STEP_FAILURE
+            steps.append(
+                tracing.Interval(
+                    key, started.pop(key), entry.timestamp, "the step failed" if failed else None
+                )
             )
-            self.steps[(run_id, step)] = span
-            tracing.enter_step(span)
-        elif kind in STEP_ENDS and (run_id, step) in self.steps:
-            tracing.enter_step(None)
-            _end(self.steps.pop((run_id, step)), STEP_ENDS[kind])
+    steps += [tracing.Interval(key, start, run_end, "the step did not end") for key, start in started.items()]
+    return steps
 
 
-def _end(span: Span, failure: str | None) -> None:
-    if failure:
-        span.set_status(StatusCode.ERROR, failure)
-    span.end()
+def record(context: dg.RunStatusSensorContext, failure: str | None) -> None:
+    run = context.dagster_run
+    stats = context.instance.get_run_stats(run.run_id)
+    start = stats.start_time or stats.launch_time or stats.enqueued_time
+    end = stats.end_time or start
+    if start is None or end is None:
+        return
+    tracing.record_run(
+        tracing.Interval("run", start, end, failure),
+        steps_of(context.instance, run.run_id, end),
+        run.run_id,
+        **{
+            "dagster.run_id": run.run_id,
+            "dagster.job": run.job_name,
+            "dagster.partition": run.tags.get("dagster/partition"),
+        },
+    )
+
+
+def trace_sensors() -> list[dg.SensorDefinition]:
+    """One sensor per way a run ends, and the running step registered for core's spans; nothing without an OTLP
+    endpoint."""
+    if not tracing.enabled():
+        return []
+    tracing.set_step_provider(running_step)
+    ends = {
+        dg.DagsterRunStatus.SUCCESS: None,
+        dg.DagsterRunStatus.FAILURE: "the run failed",
+        dg.DagsterRunStatus.CANCELED: "the run was canceled",
+    }
+
+    def sensor_for(status: dg.DagsterRunStatus, failure: str | None) -> dg.SensorDefinition:
+        @dg.run_status_sensor(
+            name=f"trace_{status.value.lower()}_runs",
+            run_status=status,
+            default_status=dg.DefaultSensorStatus.RUNNING,
+            minimum_interval_seconds=10,
+            description="Writes the run's span and its steps' spans to the OTLP endpoint.",
+        )
+        def traced(context: dg.RunStatusSensorContext) -> None:
+            record(context, failure)
+
+        return traced
+
+    return [sensor_for(status, failure) for status, failure in ends.items()]

@@ -6,8 +6,7 @@ import uuid
 
 import pytest
 
-from rs_assets.core.tracing import enabled, run_context, run_ids
-from rs_assets.deployment.instance import instance_config
+from rs_assets.core.tracing import enabled, run_context, run_ids, step_ids
 
 
 @pytest.mark.parametrize(
@@ -38,6 +37,10 @@ def test_a_runs_trace_id_is_its_run_id_and_every_process_derives_the_same_parent
     assert run_ids("not-a-uuid")[0] != 0
 
 
-def test_the_instance_hands_dagsters_events_to_the_span_handler() -> None:
-    handlers = instance_config()["python_logs"]["dagster_handler_config"]["handlers"]
-    assert handlers["spans"]["class"] == "rs_assets.deployment.tracing.SpanHandler"
+def test_each_step_of_a_run_has_its_own_span_id_in_the_runs_trace() -> None:
+    run_id = str(uuid.uuid4())
+    trace_id, run_span = run_ids(run_id)
+    first, second = step_ids(run_id, "adgs__aux_files"), step_ids(run_id, "adgs__aux_catalog")
+    assert first[0] == second[0] == trace_id
+    assert len({first[1], second[1], run_span}) == 3
+    assert step_ids(run_id, "adgs__aux_files") == first
