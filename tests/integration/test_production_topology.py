@@ -322,10 +322,15 @@ def test_the_production_topology_stages_converts_and_processes_and_heals_after_k
     with prod.instance() as instance:
 
         def staging_a_session() -> str | None:
-            running = instance.get_runs(filters=dg.RunsFilter(statuses=[dg.DagsterRunStatus.STARTED]))
-            return next((r.run_id for r in running if r.job_name == SESSION_JOB), None)
+            """A session run that has just started: its writes to S3 are ahead of it (one that has made them
+            already may finish during the outage without touching S3 again)."""
+            records = instance.get_run_records(
+                filters=dg.RunsFilter(job_name=SESSION_JOB, statuses=[dg.DagsterRunStatus.STARTED])
+            )
+            fresh = [r for r in records if r.start_time and time.time() - r.start_time < 1.5]
+            return fresh[0].dagster_run.run_id if fresh else None
 
-        victim = wait_until("a session staging run", 400, staging_a_session, prod.log, 0.5)
+        victim = wait_until("a session staging run starting", 400, staging_a_session, prod.log, 0.2)
         weed = process_with("weed", "mini", str(prod.data / "s3"))
         assert weed is not None
         # Longer than the S3 client's own retries ride out, so that the run fails and Dagster retries it.
